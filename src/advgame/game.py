@@ -1,0 +1,613 @@
+r"""The empirical adversarial examples game (MNE21, Sec. 4.2).
+
+N samples, each with m candidate attacks inside its eps-ball, and L classifiers give
+a loss tensor ``losses[i, j, k]`` in :math:`[0, M]`.  The defender plays weights
+:math:`\lambda` on the simplex :math:`\Delta_L`; the adversary plays, for each sample,
+a distribution :math:`Q_i` over that sample's valid attacks.  With sample weights
+:math:`w` normalized to sum to one,
+
+.. math::
+
+    R(\lambda) = \sum_i w_i \max_j \sum_k \lambda_k \ell_{ijk}
+    \qquad
+    D(Q) = \min_k \sum_i w_i \sum_j Q_{ij} \ell_{ijk}
+
+are the adversarial risk of the mixture (MNE21, Sec. 4.2, the empirical
+:math:`\widehat{\mathcal R}^\varepsilon_{adv}(\lambda)`) and the best a single
+classifier does against the randomized adversary.  Weak duality
+:math:`D(Q) \le R(\lambda)` holds for every pair; the gap is zero exactly at a Nash
+equilibrium (MNE21, Thm. 1; for finite games, von Neumann's minimax theorem).
+
+Storage
+-------
+The tensor is stored once, as ``(L, N, m)`` contiguous in the compute dtype: then the
+forward pass :math:`\lambda^\top \ell` is one matrix-vector product over the whole
+tensor, which is what every solver's inner loop is made of (see ``../shared/NOTES.md``:
+this layout is 3-5x faster than ``(N, m, L)``).  ``game.losses`` returns an
+``(N, m, L)`` view of it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .backend import get_backend, is_torch
+
+__all__ = ["Game"]
+
+_FORMAT_VERSION = 1
+
+
+def _first_index(bad) -> tuple:
+    """Index (as a tuple of ints) of the first True entry of a boolean array."""
+    if is_torch(bad):
+        return tuple(int(v) for v in bad.nonzero()[0])
+    return tuple(int(v) for v in np.argwhere(bad)[0])
+
+
+def _isfinite(x):
+    """Elementwise finiteness for numpy arrays and torch tensors."""
+    if is_torch(x):
+        import torch
+
+        return torch.isfinite(x)
+    return np.isfinite(x)
+
+
+def _weights_tol(nx, x) -> float:
+    return max(1e-9, 1e3 * nx.eps(x))
+
+
+class Game:
+    r"""The empirical adversarial game: a loss tensor, a mask and sample weights.
+
+    Parameters
+    ----------
+    losses : array_like or torch.Tensor, shape (N, m, L)
+        ``losses[i, j, k]`` is classifier ``k``'s loss on attack ``j`` of sample
+        ``i``; every valid entry must be finite and in ``[0, bound]``.  Boolean and
+        integer arrays are converted to float64 (numpy) or torch's default dtype;
+        floating arrays keep their dtype and device.
+    mask : array_like of bool, shape (N, m), optional
+        ``mask[i, j]`` is False when attack ``j`` does not exist for sample ``i``
+        (samples with fewer candidates).  Masked entries of ``losses`` are ignored
+        (they may hold anything, NaN included).  Every sample needs one valid attack.
+    sample_weights : array_like, shape (N,), optional
+        Relative, non-negative weights of the samples, normalized by their total
+        (default: uniform).
+    bound : float, optional
+        The loss bound :math:`M`. Default: 1 when all losses are in ``[0, 1]``, else
+        the largest loss.
+
+    Raises
+    ------
+    TypeError
+        ``losses`` of a non-numeric dtype, ``mask`` not boolean, arrays from
+        different libraries.
+    ValueError
+        Wrong shapes, NaN or inf, losses outside ``[0, bound]``, a sample without
+        valid attacks, negative or all-zero sample weights, a non-positive bound.
+
+    Examples
+    --------
+    >>> import numpy as np, advgame
+    >>> game = advgame.examples.motivating_game()
+    >>> game.best_classifier()
+    (0, 1.0)
+    >>> round(game.risk([0.5, 0.5]), 12)
+    0.75
+    """
+
+    def __init__(self, losses, mask=None, sample_weights=None, bound=None):
+        if not is_torch(losses) and not isinstance(losses, np.ndarray):
+            losses = np.asarray(losses)
+        nx = get_backend(losses)
+        self._nx = nx
+        self._check_dtype(losses)
+        if losses.ndim != 3:
+            raise ValueError(
+                "losses must be a 3-D array of shape (N samples, m attacks, L classifiers); "
+                f"got shape {tuple(losses.shape)}"
+            )
+        N, m, L = (int(s) for s in losses.shape)
+        if min(N, m, L) == 0:
+            raise ValueError(
+                f"losses must have at least one sample, attack and classifier; got shape {(N, m, L)}"
+            )
+        if is_torch(losses):
+            losses = losses.detach()
+        cdtype = self._compute_dtype(losses)
+
+        # one copy into the (L, N, m) working layout
+        if nx.name == "numpy":
+            F = np.ascontiguousarray(np.moveaxis(losses, 2, 0), dtype=cdtype)
+        else:
+            F = losses.permute(2, 0, 1).to(dtype=cdtype).contiguous()
+            if F.data_ptr() == losses.data_ptr():  # caller's storage: never alias it
+                F = F.clone()
+
+        self._mask = self._check_mask(mask, N, m, F)
+        if self._mask is not None:
+            invalid = ~self._mask
+            if nx.name == "numpy":
+                F[:, invalid] = 0.0
+                neg = np.zeros((N, m), dtype=cdtype)
+                neg[invalid] = -np.inf
+            else:
+                F[:, invalid] = 0.0
+                neg = nx.zeros((N, m), type_as=F)
+                neg[invalid] = -math.inf
+            self._neg = neg
+            self._m_valid = nx.sum(nx.asarray(self._mask, type_as=F) if nx.name == "numpy" else self._mask.to(F.dtype), axis=1)
+        else:
+            self._neg = None
+            self._m_valid = None
+
+        if not nx.all_finite(F):
+            raise ValueError(
+                f"losses must be finite; found NaN or inf at index {self._bad_index(F, 'finite')}"
+            )
+        lo = nx.scalar(nx.min(F))
+        hi = nx.scalar(nx.max(F))
+        if lo < 0:
+            raise ValueError(
+                f"losses must lie in [0, M]; found {lo:.6g} < 0 at index {self._bad_index(F, 'neg')}"
+            )
+        if bound is None:
+            bound = 1.0 if hi <= 1.0 else hi
+        else:
+            try:
+                bound = float(bound)
+            except (TypeError, ValueError):
+                raise TypeError(f"bound must be a positive real number; got {bound!r}") from None
+            if not math.isfinite(bound) or bound <= 0:
+                raise ValueError(f"bound must be a positive finite number; got {bound}")
+            if hi > bound * (1 + 1e-12):
+                raise ValueError(
+                    f"losses must lie in [0, bound={bound:.6g}]; found {hi:.6g} at index "
+                    f"{self._bad_index(F, 'hi', bound)}"
+                )
+        self.bound = float(bound)
+        self._F = F
+        self._N, self._m, self._L = N, m, L
+        self._raw_weights, self._w, self._wsum = self._check_sample_weights(sample_weights, N, F)
+        self._binary = None
+
+    # ------------------------------------------------------------------ checks
+    def _check_dtype(self, losses):
+        nx = self._nx
+        if nx.name == "numpy":
+            kind = losses.dtype.kind
+            if kind not in "biuf":
+                raise TypeError(
+                    f"losses must have a boolean, integer or floating dtype; got {losses.dtype}"
+                )
+        else:
+            torch = nx.torch
+            if losses.is_complex() or losses.dtype in (torch.uint16, torch.uint32, torch.uint64):
+                raise TypeError(f"losses must be a real tensor; got dtype {losses.dtype}")
+
+    def _compute_dtype(self, losses):
+        nx = self._nx
+        if nx.name == "numpy":
+            if losses.dtype.kind == "f" and losses.dtype.itemsize >= 4:
+                return losses.dtype
+            return np.float64
+        torch = nx.torch
+        if losses.is_floating_point() and losses.dtype in (torch.float32, torch.float64):
+            return losses.dtype
+        return torch.get_default_dtype()
+
+    def _bad_index(self, F, kind, bound=None):
+        if kind == "finite":
+            bad = ~_isfinite(F)
+        elif kind == "neg":
+            bad = F < 0
+        else:
+            bad = F > bound
+        k, i, j = _first_index(bad)
+        return (i, j, k)
+
+    def _check_mask(self, mask, N, m, F):
+        if mask is None:
+            return None
+        nx = self._nx
+        if nx.name == "numpy":
+            if is_torch(mask):
+                raise TypeError("mask is a torch tensor but losses is a numpy array; use the same library")
+            mask = np.asarray(mask)
+            if mask.dtype != np.bool_:
+                raise TypeError(f"mask must be a boolean array of shape (N, m); got dtype {mask.dtype}")
+        else:
+            torch = nx.torch
+            if not is_torch(mask):
+                mask = torch.as_tensor(np.asarray(mask), device=F.device)
+            if mask.dtype != torch.bool:
+                raise TypeError(f"mask must be a boolean tensor of shape (N, m); got dtype {mask.dtype}")
+            mask = mask.to(F.device)
+        if tuple(mask.shape) != (N, m):
+            raise ValueError(
+                f"mask must have shape (N, m) = {(N, m)} to match losses; got {tuple(mask.shape)}"
+            )
+        valid = mask.any(1) if nx.name == "torch" else mask.any(axis=1)
+        if not bool(valid.all()):
+            i = _first_index(~valid)[0]
+            raise ValueError(f"mask leaves sample {i} with no valid attack; every row of mask needs a True")
+        return mask
+
+    def _check_sample_weights(self, sample_weights, N, F):
+        nx = self._nx
+        if sample_weights is None:
+            w = nx.full((N,), 1.0 / N, type_as=F)
+            return None, w, float(N)
+        if nx.name == "numpy":
+            if is_torch(sample_weights):
+                raise TypeError(
+                    "sample_weights is a torch tensor but losses is a numpy array; use the same library"
+                )
+            sw = np.asarray(sample_weights)
+            if sw.dtype.kind not in "biuf":
+                raise TypeError(f"sample_weights must be real numbers; got dtype {sw.dtype}")
+            sw = sw.astype(np.float64)
+        else:
+            sw = nx.asarray(sample_weights if is_torch(sample_weights) else np.asarray(sample_weights, dtype=np.float64))
+            sw = sw.to(device=F.device, dtype=nx.torch.float64)
+        if tuple(sw.shape) != (N,):
+            raise ValueError(f"sample_weights must have shape (N,) = ({N},); got {tuple(sw.shape)}")
+        if not nx.all_finite(sw):
+            raise ValueError(
+                f"sample_weights must be finite; found NaN or inf at index {_first_index(~_isfinite(sw))[0]}"
+            )
+        if nx.scalar(nx.min(sw)) < 0:
+            raise ValueError(
+                f"sample_weights must be non-negative; found {nx.scalar(nx.min(sw)):.6g} at index {_first_index(sw < 0)[0]}"
+            )
+        total = nx.scalar(nx.sum(sw))
+        if not total > 0:
+            raise ValueError("sample_weights must not all be zero (they are normalized by their total)")
+        w = sw / total
+        w = w.astype(F.dtype) if nx.name == "numpy" else w.to(F.dtype)
+        return sw, w, total
+
+    # -------------------------------------------------------------- properties
+    @property
+    def n_samples(self) -> int:
+        """N, the number of samples."""
+        return self._N
+
+    @property
+    def n_attacks(self) -> int:
+        """m, the number of candidate attacks per sample (before masking)."""
+        return self._m
+
+    @property
+    def n_classifiers(self) -> int:
+        """L, the number of classifiers."""
+        return self._L
+
+    @property
+    def shape(self) -> tuple:
+        """``(N, m, L)``."""
+        return (self._N, self._m, self._L)
+
+    @property
+    def losses(self):
+        """The loss tensor as an ``(N, m, L)`` view (masked entries read 0)."""
+        if self._nx.name == "numpy":
+            return np.moveaxis(self._F, 0, 2)
+        return self._F.permute(1, 2, 0)
+
+    @property
+    def mask(self):
+        """The ``(N, m)`` boolean mask, or None when every attack is valid."""
+        return self._mask
+
+    @property
+    def sample_weights(self):
+        """Normalized sample weights ``w`` (sum to one), shape (N,)."""
+        return self._w
+
+    @property
+    def backend(self) -> str:
+        """``"numpy"`` or ``"torch"``."""
+        return self._nx.name
+
+    @property
+    def device(self):
+        """The tensor's device (``"cpu"`` for numpy)."""
+        return self._nx.device(self._F)
+
+    @property
+    def dtype(self):
+        """The compute dtype."""
+        return self._F.dtype
+
+    @property
+    def is_binary(self) -> bool:
+        """True when every valid loss is 0 or one common positive value (0/1 losses).
+
+        Computed once and cached; the LP uses it to bit-pack rows.
+        """
+        if self._binary is None:
+            nx, F = self._nx, self._F
+            hi = nx.scalar(nx.max(F))
+            if hi == 0:
+                self._binary = True
+            elif nx.name == "numpy":
+                n_zero = F.size - np.count_nonzero(F)
+                n_hi = np.count_nonzero(F == hi)
+                self._binary = (n_zero + n_hi) == F.size
+            else:
+                self._binary = bool(((F == 0) | (F == hi)).all())
+        return self._binary
+
+    def __repr__(self) -> str:
+        N, m, L = self.shape
+        extra = "" if self._mask is None else ", masked"
+        return (
+            f"Game(N={N}, m={m}, L={L}, bound={self.bound:g}, backend={self.backend}, "
+            f"dtype={self._nx.dtype_name(self._F)}{extra})"
+        )
+
+    # --------------------------------------------------------- input checking
+    def _as_weights(self, weights, name="weights"):
+        """Validate defender weights: shape (L,), finite, on the simplex."""
+        nx, F = self._nx, self._F
+        if nx.name == "numpy":
+            if is_torch(weights):
+                raise TypeError(f"{name} is a torch tensor but the game holds numpy arrays")
+            lam = np.asarray(weights, dtype=F.dtype)
+        else:
+            if is_torch(weights):
+                lam = weights.detach().to(device=F.device, dtype=F.dtype)
+            else:
+                lam = nx.asarray(np.asarray(weights, dtype=np.float64), type_as=F)
+        if tuple(lam.shape) != (self._L,):
+            raise ValueError(
+                f"{name} must have shape (L,) = ({self._L},), one weight per classifier; got {tuple(lam.shape)}"
+            )
+        if not nx.all_finite(lam):
+            raise ValueError(f"{name} must be finite; got {self._to_list(lam)}")
+        tol = _weights_tol(nx, F)
+        lo = nx.scalar(nx.min(lam))
+        total = nx.scalar(nx.sum(lam))
+        if lo < -tol or abs(total - 1.0) > tol * max(1, self._L):
+            raise ValueError(
+                f"{name} must lie on the probability simplex (non-negative, summing to 1); "
+                f"got min {lo:.3g} and sum {total:.12g}"
+            )
+        return lam
+
+    def _as_adversary(self, adversary, name="adversary"):
+        """Validate an adversary strategy: (N, m), rows are distributions over valid attacks."""
+        nx, F = self._nx, self._F
+        if nx.name == "numpy":
+            if is_torch(adversary):
+                raise TypeError(f"{name} is a torch tensor but the game holds numpy arrays")
+            Q = np.asarray(adversary, dtype=F.dtype)
+        else:
+            if is_torch(adversary):
+                Q = adversary.detach().to(device=F.device, dtype=F.dtype)
+            else:
+                Q = nx.asarray(np.asarray(adversary, dtype=np.float64), type_as=F)
+        if tuple(Q.shape) != (self._N, self._m):
+            raise ValueError(
+                f"{name} must have shape (N, m) = {(self._N, self._m)}: one distribution over "
+                f"attacks per sample; got {tuple(Q.shape)}"
+            )
+        if not nx.all_finite(Q):
+            raise ValueError(f"{name} must be finite; found NaN or inf at index {_first_index(~_isfinite(Q))}")
+        tol = _weights_tol(nx, F)
+        if nx.scalar(nx.min(Q)) < -tol:
+            raise ValueError(
+                f"{name} must be non-negative (each row is a distribution); found "
+                f"{nx.scalar(nx.min(Q)):.3g} at index {_first_index(Q < -tol)}"
+            )
+        rows = nx.sum(Q, axis=1)
+        dev = nx.max(abs(rows - 1.0))
+        if nx.scalar(dev) > tol * max(1.0, math.sqrt(self._m)):
+            i = _first_index(abs(rows - 1.0) == dev)[0]
+            raise ValueError(
+                f"{name} rows must each sum to 1 (a distribution over that sample's attacks); "
+                f"row {i} sums to {nx.scalar(rows[i]):.12g}"
+            )
+        if self._mask is not None:
+            off = nx.where(self._mask, 0.0 * Q, Q)
+            if nx.scalar(nx.max(off)) > tol:
+                raise ValueError(
+                    f"{name} puts mass {nx.scalar(nx.max(off)):.3g} on a masked attack at index "
+                    f"{_first_index(off > tol)}; masked attacks must get zero probability"
+                )
+        return Q
+
+    @staticmethod
+    def _to_list(x):
+        return x.tolist()
+
+    # ------------------------------------------------------------- evaluation
+    def _scores(self, lam):
+        """Expected loss of the mixture on every attack: ``(N, m)``, -inf on masked."""
+        F = self._F
+        s = (lam @ F.reshape(self._L, -1)).reshape(self._N, self._m)
+        if self._neg is not None:
+            s += self._neg
+        return s
+
+    def _risk_and_br(self, lam):
+        """``(R(lam), per-sample max (N,), argmax (N,))`` with no input checks."""
+        s = self._scores(lam)
+        mx, jstar = self._nx.max_argmax(s, axis=1)
+        return self._nx.scalar(self._w @ mx), mx, jstar
+
+    def scores(self, weights):
+        """Expected loss of the mixture on every candidate attack.
+
+        Returns
+        -------
+        array (N, m)
+            :math:`\\sum_k \\lambda_k \\ell_{ijk}`, ``-inf`` on masked attacks.
+        """
+        return self._scores(self._as_weights(weights))
+
+    def risk(self, weights) -> float:
+        r"""Adversarial risk of the mixture, :math:`R(\lambda)=\sum_i w_i\max_j\sum_k\lambda_k\ell_{ijk}`.
+
+        References: MNE21, Sec. 4.2 (the empirical adversarial risk of a finite mixture).
+        """
+        return self._risk_and_br(self._as_weights(weights))[0]
+
+    def best_response(self, weights):
+        """The attack oracle: each sample's best attack against the mixture.
+
+        Returns
+        -------
+        array of int, shape (N,)
+            ``argmax_j sum_k weights[k] * losses[i, j, k]`` (the first on ties; never a
+            masked attack).
+        """
+        return self._risk_and_br(self._as_weights(weights))[2]
+
+    def best_response_strategy(self, weights):
+        """The pure best response as an ``(N, m)`` one-hot adversary strategy."""
+        jstar = self.best_response(weights)
+        return self._one_hot(jstar)
+
+    def _one_hot(self, jstar):
+        nx = self._nx
+        Q = nx.zeros((self._N, self._m), type_as=self._F)
+        base = nx.arange(self._N, like=self._F) * self._m
+        nx.add_at(Q.reshape(-1), base + jstar, 1.0)
+        return Q
+
+    def _classifier_losses(self, Q):
+        """``sum_i w_i sum_j Q_ij losses[i, j, :]`` with no checks: shape (L,)."""
+        P = Q * self._w[:, None]
+        return self._F.reshape(self._L, -1) @ P.reshape(-1)
+
+    def classifier_losses(self, adversary):
+        """Each classifier's expected loss under a randomized adversary, shape (L,)."""
+        return self._classifier_losses(self._as_adversary(adversary))
+
+    def defender_value(self, adversary):
+        r"""Best single classifier against a randomized adversary.
+
+        .. math:: D(Q) = \min_k \sum_i w_i \sum_j Q_{ij}\,\ell_{ijk}
+
+        A lower bound on the game's value for every ``Q`` (weak duality). Since the
+        objective is linear in the defender's weights, a single classifier is always
+        among the defender's best responses.
+
+        Returns
+        -------
+        (value, k) : (float, int)
+        """
+        g = self.classifier_losses(adversary)
+        k = self._nx.argmin(g)
+        return self._nx.scalar(g[k]), k
+
+    def duality_gap(self, weights, adversary) -> float:
+        r"""Certificate :math:`R(\lambda) - D(Q) \ge 0`; zero exactly at a Nash equilibrium."""
+        return self.risk(weights) - self.defender_value(adversary)[0]
+
+    def classifier_risks(self):
+        """Adversarial risk of each single classifier, shape (L,) (one pass)."""
+        nx, F = self._nx, self._F
+        if self._neg is not None:
+            per = nx.max(F + self._neg[None], axis=2)
+        else:
+            per = nx.max(F, axis=2)
+        return per @ self._w
+
+    def best_classifier(self):
+        """The deterministic baseline: ``(k, R(e_k))`` for the best single classifier."""
+        r = self.classifier_risks()
+        k = self._nx.argmin(r)
+        return k, self._nx.scalar(r[k])
+
+    # ------------------------------------------------------------- conversion
+    def to_numpy(self) -> "Game":
+        """The same game on numpy arrays (self when it already is)."""
+        if self._nx.name == "numpy":
+            return self
+        nx = self._nx
+        g = Game.__new__(Game)
+        g.__dict__.update(self.__dict__)
+        g._nx = get_backend(np.zeros(1))
+        g._F = nx.to_numpy(self._F)
+        g._w = nx.to_numpy(self._w)
+        g._mask = None if self._mask is None else nx.to_numpy(self._mask)
+        g._neg = None if self._neg is None else nx.to_numpy(self._neg)
+        g._m_valid = None if self._m_valid is None else nx.to_numpy(self._m_valid)
+        g._raw_weights = None if self._raw_weights is None else nx.to_numpy(self._raw_weights)
+        return g
+
+    def to_torch(self, device=None, dtype=None) -> "Game":
+        """The same game as torch tensors on ``device`` (default cpu) with ``dtype``."""
+        import torch
+
+        np_game = self.to_numpy()
+        F = torch.from_numpy(np.ascontiguousarray(np.moveaxis(np_game._F, 0, 2)))
+        if dtype is not None:
+            F = F.to(dtype)
+        F = F.to(device or "cpu")
+        mask = None if self._mask is None else torch.from_numpy(np_game._mask).to(F.device)
+        sw = None if self._raw_weights is None else torch.from_numpy(np.asarray(np_game._raw_weights)).to(F.device)
+        return Game(F, mask=mask, sample_weights=sw, bound=self.bound)
+
+    # ------------------------------------------------------------------- I/O
+    def save(self, path, compress: bool = False) -> None:
+        """Write the game to ``path`` (``.npz``, no pickle), atomically.
+
+        The file holds ``losses`` (N, m, L), ``mask`` (N, m) or an empty array,
+        ``sample_weights`` (the relative weights given, or empty for uniform), ``bound``
+        and a format version.
+        """
+        g = self.to_numpy()
+        path = Path(path)
+        arrays = {
+            "format_version": np.array(_FORMAT_VERSION),
+            "losses": np.ascontiguousarray(np.moveaxis(g._F, 0, 2)),
+            "mask": np.zeros((0, 0), bool) if g._mask is None else g._mask,
+            "sample_weights": np.zeros(0) if g._raw_weights is None else np.asarray(g._raw_weights, dtype=np.float64),
+            "bound": np.array(self.bound),
+        }
+        directory = path.parent if str(path.parent) else Path(".")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                (np.savez_compressed if compress else np.savez)(f, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path) -> "Game":
+        """Read a game written by :meth:`save` (numpy arrays; never unpickles)."""
+        try:
+            data = np.load(path, allow_pickle=False)
+        except ValueError as e:
+            raise ValueError(f"{path} is not an advgame .npz file: {e}") from None
+        with data:
+            missing = {"losses", "mask", "sample_weights", "bound"} - set(data.files)
+            if missing:
+                raise ValueError(f"{path} is not an advgame game file: missing {sorted(missing)}")
+            version = int(data["format_version"]) if "format_version" in data.files else 1
+            if version > _FORMAT_VERSION:
+                raise ValueError(f"{path} has format version {version}; this advgame reads up to {_FORMAT_VERSION}")
+            losses = data["losses"]
+            mask = data["mask"]
+            sw = data["sample_weights"]
+            bound = float(data["bound"])
+        return cls(
+            losses,
+            mask=None if mask.size == 0 else mask,
+            sample_weights=None if sw.size == 0 else sw,
+            bound=bound,
+        )
