@@ -85,11 +85,26 @@ class NumpyBackend:
     def log(self, x):
         return np.log(x)
 
+    def add(self, a, b, out=None):
+        return np.add(a, b, out=out)
+
+    def subtract(self, a, b, out=None):
+        return np.subtract(a, b, out=out)
+
+    def matmul(self, a, b, out=None):
+        return np.matmul(a, b, out=out)
+
+    def empty_like(self, x):
+        return np.empty_like(x)
+
     def sqrt(self, x):
         return np.sqrt(x)
 
     def clip_min(self, x, lo):
         return np.maximum(x, lo)
+
+    def clip_min_(self, x, lo):
+        return np.maximum(x, lo, out=x)
 
     def where(self, c, a, b):
         return np.where(c, a, b)
@@ -194,11 +209,30 @@ class TorchBackend:
     def log(self, x):
         return self.torch.log(x)
 
+    def add(self, a, b, out=None):
+        return self.torch.add(a, b, out=out) if out is not None else a + b
+
+    def subtract(self, a, b, out=None):
+        return self.torch.sub(a, b, out=out) if out is not None else a - b
+
+    def matmul(self, a, b, out=None):
+        if out is None:
+            return a @ b
+        if a.ndim == 1 and b.ndim == 2:  # vector @ matrix into a 1-D buffer
+            return self.torch.mv(b.t(), a, out=out)
+        return self.torch.matmul(a, b, out=out)
+
+    def empty_like(self, x):
+        return self.torch.empty_like(x)
+
     def sqrt(self, x):
         return self.torch.sqrt(x)
 
     def clip_min(self, x, lo):
         return self.torch.clamp(x, min=lo)
+
+    def clip_min_(self, x, lo):
+        return x.clamp_(min=lo)
 
     def where(self, c, a, b):
         return self.torch.where(c, a, b)
