@@ -46,7 +46,6 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import linprog
 
 from ..result import OPTIMAL, OPTIMAL_INACCURATE, SOLVER_ERROR, TIME_LIMIT, Result
 
@@ -59,6 +58,14 @@ _PRESENCE_TABLE_MAX = 1 << 27  # bytes of int32 table entries we allow for dedup
 
 # --------------------------------------------------------------------------- rows
 def prune_binary_rows(game):
+    """Public view of :func:`_prune_codes`: ``(samples, attacks, rows)``."""
+    ui, uc, ujs, hi = _prune_codes(game)
+    L = game._L
+    rows = ((uc[:, None] >> np.arange(L)) & 1).astype(np.float64) * hi
+    return ui, ujs, rows
+
+
+def _prune_codes(game):
     """Undominated distinct rows of each sample of a 0/1 game.
 
     Every valid row ``losses[i, j, :]`` is bit-packed into the integer code
@@ -74,11 +81,13 @@ def prune_binary_rows(game):
     Returns
     -------
     samples : int array (R,)
-        Sample index of each kept row (sorted).
+        Sample index of each kept row (sorted by sample, then code).
+    codes : int array (R,)
+        The kept rows' bit codes.
     attacks : int array (R,)
         An attack index of the original game carrying that row.
-    rows : float array (R, L)
-        The kept loss rows.
+    hi : float
+        The common non-zero loss value.
     """
     F = game._F
     L, N, m = F.shape
@@ -87,27 +96,59 @@ def prune_binary_rows(game):
     hi = float(F.max())
     scale = 1.0 if hi == 0 else hi
     pw = np.ldexp(1.0, np.arange(L)) / scale
-    codes = np.rint(pw @ F.reshape(L, -1)).astype(np.int64)  # (N*m,)
-    jflat = np.tile(np.arange(m, dtype=np.int64), N)
-    keys = (np.repeat(np.arange(N, dtype=np.int64), m) << L) | codes
+    keys = np.rint(pw @ F.reshape(L, -1)).astype(np.int64).reshape(N, m)
+    keys |= (np.arange(N, dtype=np.int64) << L)[:, None]  # (sample, code) as one integer
+    keys = keys.reshape(-1)
+    jflat = None
     if game._mask is not None:
         valid = game._mask.reshape(-1)
-        keys, jflat = keys[valid], jflat[valid]
+        jflat = np.flatnonzero(valid) % m
+        keys = keys[valid]
     if (N << L) <= _PRESENCE_TABLE_MAX:
         # dense table over (sample, code): one scatter, one scan
         table = np.full(N << L, -1, dtype=np.int32)
-        table[keys] = jflat  # any attack with that code is a valid representative
+        table[keys] = np.tile(np.arange(m, dtype=np.int32), N) if jflat is None else jflat
+        # (any attack with that code is a valid representative)
         ukeys = np.flatnonzero(table >= 0)
         ujs = table[ukeys].astype(np.int64)
     else:
         ukeys, first = np.unique(keys, return_index=True)
-        ujs = jflat[first]
+        ujs = first % m if jflat is None else jflat[first]
     ui = ukeys >> L
     uc = ukeys & ((1 << L) - 1)
-
-    # componentwise domination = strict inclusion of codes, within each sample
     counts = np.bincount(ui, minlength=N)
     S = int(counts.max())
+    if (N << L) <= _PRESENCE_TABLE_MAX and 2 * L * (N << L) < N * S * S:
+        keep = _undominated_by_superset_transform(ui, uc, N, L)
+    else:
+        keep = _undominated_pairwise(ui, uc, counts, N, S)
+    return ui[keep], uc[keep], ujs[keep], hi
+
+
+def _merge_samples(ui, uc, N, active):
+    """Group the active samples whose sets of kept codes are identical.
+
+    Samples with the same undominated rows are interchangeable in the LP: merging them
+    (adding their weights) is exact and shrinks the LP from N samples to the number of
+    distinct row sets.  Returns ``(group of each active sample, group of each kept
+    entry, position of each entry within its sample, group patterns (G, S))``.
+    """
+    counts = np.bincount(ui, minlength=N)
+    S = int(counts.max())
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    pos = np.arange(ui.size) - starts[ui]
+    P = np.full((N, S), -1, dtype=np.int64)
+    P[ui, pos] = uc
+    act = np.flatnonzero(active)
+    patterns, inv = np.unique(P[act], axis=0, return_inverse=True)
+    group = np.full(N, -1, dtype=np.int64)
+    group[act] = inv.reshape(-1)
+    return group, pos, patterns
+
+
+def _undominated_pairwise(ui, uc, counts, N, S):
+    """Keep mask: codes with no strict superset in the same sample, by pairwise tests
+    on an (N, S) padding of each sample's distinct codes (chunked over samples)."""
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     pos = np.arange(ui.size) - starts[ui]
     P = np.full((N, S), -1, dtype=np.int64)
@@ -120,30 +161,29 @@ def prune_binary_rows(game):
         B = blk[:, None, :]
         sub = ((A & ~B) == 0) & (A != B) & (B >= 0)
         dominated[a : a + chunk] = sub.any(axis=2)
-    keep = ~dominated[ui, pos]
-    ui, uc, ujs = ui[keep], uc[keep], ujs[keep]
-    rows = ((uc[:, None] >> np.arange(L)) & 1).astype(np.float64) * hi
-    return ui, ujs, rows
+    return ~dominated[ui, pos]
 
 
-def _initial_rows(game):
-    """Constraint generation's first working set: each sample's best response to every
-    single classifier and to the uniform mixture (at most L + 1 rows per sample)."""
-    F = game._F
-    L, N, m = F.shape
-    if game._neg is not None:
-        Fm = F + game._neg[None]
-        cand = np.argmax(Fm, axis=2)  # (L, N)
-    else:
-        cand = np.argmax(F, axis=2)
-    _, _, ju = game._risk_and_br(np.full(L, 1.0 / L))
-    cand = np.vstack([cand, ju[None]]).T  # (N, L+1)
-    cand = np.sort(cand, axis=1)
-    first = np.ones_like(cand, dtype=bool)
-    first[:, 1:] = cand[:, 1:] != cand[:, :-1]
-    ii = np.broadcast_to(np.arange(N)[:, None], cand.shape)[first]
-    jj = cand[first]
-    return ii.astype(np.int64), jj.astype(np.int64)
+def _undominated_by_superset_transform(ui, uc, N, L):
+    """Keep mask: codes with no strict superset in the same sample, by the superset-sum
+    (zeta) transform of each sample's presence table over the 2^L subsets:
+    ``up[c]`` = some code containing ``c`` is present; ``c`` is dominated iff
+    ``up[c | 2^k]`` for some bit ``k`` not in ``c``.  Cost O(N L 2^L)."""
+    present = np.zeros((N, 1 << L), dtype=bool)
+    present[ui, uc] = True
+    up = present.reshape((N,) + (2,) * L).copy()
+    dom = np.zeros_like(up)
+    for axis in range(1, L + 1):  # axis 1 is the highest bit
+        lo = [slice(None)] * (L + 1)
+        hi = [slice(None)] * (L + 1)
+        lo[axis], hi[axis] = 0, 1
+        up[tuple(lo)] |= up[tuple(hi)]
+    for axis in range(1, L + 1):
+        lo = [slice(None)] * (L + 1)
+        hi = [slice(None)] * (L + 1)
+        lo[axis], hi[axis] = 0, 1
+        dom[tuple(lo)] |= up[tuple(hi)]
+    return ~dom.reshape(N, 1 << L)[ui, uc]
 
 
 def _rows_of(game, ii, jj):
@@ -151,50 +191,75 @@ def _rows_of(game, ii, jj):
 
 
 # --------------------------------------------------------------------------- LP
-def _solve_epigraph(rows, samples, w, L, time_limit=None, tight=False):
-    """Solve the epigraph LP on the given rows with HiGHS.
+class _EpigraphLP:
+    """The epigraph LP in HiGHS (through highspy), grown row by row.
 
-    Returns ``(lam, t, y, res)`` where ``y >= 0`` are the row multipliers, or
-    ``(None, None, None, res)`` on failure.  Samples must be re-indexed 0..n-1.
+    Columns: ``lambda`` (L, >= 0) then ``t`` (one free column per sample with positive
+    weight, cost ``w_i``); row 0 is ``sum(lambda) = 1``; every further row is
+    ``a^T lambda - t_i <= 0``.  Rows added after a solve are warm-started from the
+    previous basis (dual simplex), which is what makes constraint generation cheap.
     """
-    R = rows.shape[0]
-    n = int(w.shape[0])
-    nz = rows != 0
-    cnt = nz.sum(axis=1)
-    indptr = np.zeros(R + 1, dtype=np.int64)
-    np.cumsum(cnt + 1, out=indptr[1:])
-    cols = np.broadcast_to(np.arange(L), rows.shape)
-    indices = np.empty(indptr[-1], dtype=np.int64)
-    data = np.empty(indptr[-1], dtype=np.float64)
-    # per row: its nonzero loss columns, then -1 on t_i
-    order_pos = indptr[:-1]
-    flat_nz_rows = np.repeat(np.arange(R), cnt)
-    within = np.arange(flat_nz_rows.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    dst = order_pos[flat_nz_rows] + within
-    indices[dst] = cols[nz]
-    data[dst] = rows[nz]
-    last = indptr[1:] - 1
-    indices[last] = L + samples
-    data[last] = -1.0
-    A_ub = sp.csr_matrix((data, indices, indptr), shape=(R, L + n))
-    A_eq = sp.csr_matrix((np.ones(L), (np.zeros(L, dtype=np.int64), np.arange(L))), shape=(1, L + n))
-    c = np.concatenate([np.zeros(L), w])
-    bounds = np.array([(0.0, None)] * L + [(None, None)] * n, dtype=object)
-    opts = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
-    if tight:
-        opts = {"primal_feasibility_tolerance": 1e-12, "dual_feasibility_tolerance": 1e-12, "presolve": False}
-    if time_limit is not None:
-        opts["time_limit"] = max(1e-3, float(time_limit))
-    res = linprog(
-        c, A_ub=A_ub, b_ub=np.zeros(R), A_eq=A_eq, b_eq=np.ones(1),
-        bounds=[tuple(b) for b in bounds], method="highs-ds", options=opts,
-    )
-    if res.status != 0 or res.x is None:
-        return None, None, None, res
-    lam = res.x[:L]
-    t = res.x[L:]
-    y = -np.asarray(res.ineqlin.marginals)
-    return lam, t, y, res
+
+    def __init__(self, L, w, time_limit=None, tol=1e-10):
+        import highspy
+
+        self._highspy = highspy
+        self.L, self.n = L, int(w.size)
+        h = self.h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        self.set_tolerance(tol)
+        if time_limit is not None:
+            h.setOptionValue("time_limit", max(1e-3, float(time_limit)))
+        inf = highspy.kHighsInf
+        ncol = L + self.n
+        h.addVars(ncol, np.r_[np.zeros(L), np.full(self.n, -inf)], np.full(ncol, inf))
+        h.changeColsCost(ncol, np.arange(ncol, dtype=np.int32), np.r_[np.zeros(L), w].astype(np.float64))
+        h.addRow(1.0, 1.0, L, np.arange(L, dtype=np.int32), np.ones(L))
+        self.n_rows = 0
+
+    def set_tolerance(self, tol):
+        self.h.setOptionValue("primal_feasibility_tolerance", float(tol))
+        self.h.setOptionValue("dual_feasibility_tolerance", float(tol))
+
+    def set_time_limit(self, seconds):
+        self.h.setOptionValue("time_limit", max(1e-3, float(seconds)))
+
+    def add_rows(self, rows, samples):
+        """Add ``rows[r] @ lambda - t[samples[r]] <= 0`` (samples already re-indexed)."""
+        R, L = rows.shape
+        if R == 0:
+            return
+        nz = rows != 0
+        cnt = nz.sum(axis=1) + 1
+        starts = np.zeros(R, dtype=np.int32)
+        np.cumsum(cnt[:-1], out=starts[1:])
+        total = int(cnt.sum())
+        index = np.empty(total, dtype=np.int32)
+        value = np.empty(total, dtype=np.float64)
+        k = cnt - 1
+        row_of = np.repeat(np.arange(R), k)
+        within = np.arange(row_of.size) - np.repeat(np.cumsum(k) - k, k)
+        dst = starts[row_of] + within
+        index[dst] = np.broadcast_to(np.arange(L), rows.shape)[nz]
+        value[dst] = rows[nz]
+        last = starts + k
+        index[last] = L + samples
+        value[last] = -1.0
+        inf = self._highspy.kHighsInf
+        self.h.addRows(R, np.full(R, -inf), np.zeros(R), total, starts, index, value)
+        self.n_rows += R
+
+    def solve(self):
+        """``(ok, status words, lambda, t, y)`` with ``y >= 0`` the rows' multipliers."""
+        self.h.run()
+        status = self.h.getModelStatus()
+        words = self.h.modelStatusToString(status)
+        if status != self._highspy.HighsModelStatus.kOptimal:
+            return False, words, None, None, None
+        sol = self.h.getSolution()
+        x = np.asarray(sol.col_value)
+        y = -np.asarray(sol.row_dual)[1:]
+        return True, words, x[: self.L], x[self.L :], y
 
 
 def _clean_weights(lam):
@@ -209,9 +274,8 @@ def _adversary_from_duals(game, lam, samples, attacks, y, active):
     """Dense (N, m) adversary from row multipliers; samples not in ``active`` (zero
     weight, or no dual mass) get their pure best response to ``lam``."""
     N, m = game._N, game._m
-    Q = np.zeros((N, m), dtype=np.float64)
     y = np.clip(y, 0.0, None)
-    np.add.at(Q, (samples, attacks), y)
+    Q = np.bincount(samples * m + attacks, weights=y, minlength=N * m).reshape(N, m)
     mass = Q.sum(axis=1)
     ok = mass > 0
     if active is not None:
@@ -236,7 +300,7 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_rounds=100,
         numpy or torch; a torch game is solved on the CPU and the result returned as
         tensors on its device and dtype.
     solver : {"highs", "cvxpy"}
-        ``"highs"`` (default): HiGHS dual simplex through scipy on a reduced LP.
+        ``"highs"`` (default): HiGHS (dual simplex, through highspy) on a reduced LP.
         ``"cvxpy"``: the plain full LP through cvxpy, an independent cross-check.
     strategy : {"auto", "prune", "cg", "full"}
         How to keep the LP small. ``"prune"``: bit-pack 0/1 rows and drop
@@ -248,7 +312,7 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_rounds=100,
     max_rounds : int
         Constraint-generation rounds before giving up (status ``optimal_inaccurate``).
     time_limit : float, optional
-        Seconds; passed to HiGHS and checked between rounds.
+        Seconds; passed to HiGHS and checked between rounds (status ``time_limit``).
     cvxpy_solver : str, optional
         cvxpy solver name for ``solver="cvxpy"`` (default HiGHS when cvxpy has it,
         else CLARABEL).
@@ -287,6 +351,7 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_rounds=100,
     active = w > 0
     info = {"solver": solver}
 
+    sol = None
     if solver == "cvxpy":
         lam, Q, status, message, nit, extra = _solve_cvxpy(g, w, active, cvxpy_solver)
         info.update(extra)
@@ -299,13 +364,25 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_rounds=100,
                 f"at most 62 classifiers; this game has L={L}, is_binary={g.is_binary}"
             )
         info["strategy"] = strategy
-        lam, Q, status, message, nit, extra = _solve_highs(g, w, active, strategy, tol, max_rounds,
-                                                           time_limit, t0)
-        info.update(extra)
-
-    # certificate from the two strategies, computed in float64 on the whole game
-    value, _, _ = g._risk_and_br(lam)
-    adv_losses = g._classifier_losses(Q)
+        if strategy == "prune":
+            sol, extra, (status, message, nit) = _solve_pruned(g, w, active, tol, time_limit, t0)
+            info.update(extra)
+            if sol is None:
+                lam = np.full(L, 1.0 / L)
+                Q = _adversary_from_duals(g, lam, np.zeros(0, int), np.zeros(0, int), np.zeros(0), active)
+            else:
+                lam, Q, value, adv_losses = sol
+        else:
+            lam, Q, status, message, nit, extra, cert = _solve_highs(g, w, active, strategy, tol, max_rounds,
+                                                                     time_limit, t0)
+            info.update(extra)
+            if cert is not None:
+                value, adv_losses = cert
+                sol = True
+    if sol is None:
+        # certificate from the two strategies, computed in float64 on the whole game
+        value, _, _ = g._risk_and_br(lam)
+        adv_losses = g._classifier_losses(Q)
     lower = float(adv_losses.min())
     gap = value - lower
     if status == OPTIMAL and gap > tol:
@@ -338,118 +415,195 @@ def _float64_view(g):
     return h
 
 
+def _certificate_on_rows(g, lam, ii, rows, y, w):
+    """``(R(lam), D(Q))`` where Q is the multipliers ``y`` normalized per sample: R from a
+    pass over the whole game, D from the working rows alone (Q lives on them)."""
+    N = g._N
+    R, mx, jstar = g._risk_and_br(lam)
+    y = np.clip(y, 0.0, None)
+    mass = np.bincount(ii, weights=y, minlength=N)
+    ok = mass[ii] > 0
+    coef = np.zeros_like(y)
+    coef[ok] = y[ok] / mass[ii][ok] * w[ii][ok]
+    Dk = coef @ rows
+    # samples whose multipliers vanished play their best response (a valid Q row)
+    lost = (mass <= 0) & (w > 0)
+    if lost.any():
+        li = np.flatnonzero(lost)
+        Dk = Dk + w[li] @ _rows_of(g, li, jstar[li])
+    return R, Dk, mx, jstar
+
+
+def _solve_pruned(g, w, active, tol, time_limit, t0):
+    """0/1 games: prune rows, merge samples with identical row sets, one exact LP."""
+    N, m, L = g.shape
+    extra = {"rows_total": int(N * m if g._mask is None else g._mask.sum())}
+    tp = time.perf_counter()
+    ui, uc, ujs, hi = _prune_codes(g)
+    group, pos, patterns = _merge_samples(ui, uc, N, active)
+    G, S = patterns.shape
+    W = np.bincount(group[active], weights=w[active], minlength=G)
+    gi, gp = np.nonzero(patterns >= 0)  # group rows, in group order
+    gcodes = patterns[gi, gp]
+    grows = ((gcodes[:, None] >> np.arange(L)) & 1).astype(np.float64) * hi
+    extra.update(prune_time=time.perf_counter() - tp, rows_kept=int(ui.size), samples_merged=int(G),
+                 rows=int(gi.size))
+    if time_limit is not None and time.perf_counter() - t0 >= time_limit:
+        return None, extra, (TIME_LIMIT, "time limit reached before the LP was built", 0)
+    tl = time.perf_counter()
+    lp = _EpigraphLP(L, W, time_limit=None if time_limit is None else time_limit - (time.perf_counter() - t0))
+    lp.add_rows(grows, gi)
+    best = None
+    status, message, nit = OPTIMAL_INACCURATE, "", 0
+    for attempt in range(2):
+        nit += 1
+        ok, words, lam, t, y = lp.solve()
+        if not ok:
+            status = TIME_LIMIT if "time" in words.lower() else SOLVER_ERROR
+            message = f"HiGHS: {words}"
+            break
+        lam = _clean_weights(lam)
+        y = np.clip(y, 0.0, None)
+        mass = np.bincount(gi, weights=y, minlength=G)
+        scale = np.where(mass[gi] > 0, W[gi] / np.where(mass[gi] > 0, mass[gi], 1.0), 0.0)
+        yn = y * scale
+        s = grows @ lam
+        R = float(W @ np.maximum.reduceat(s, np.flatnonzero(np.r_[True, gi[1:] != gi[:-1]])))
+        adv_losses = yn @ grows
+        # groups that lost all multiplier mass (numerically) play their best row
+        lost = np.flatnonzero(mass <= 0)
+        if lost.size:
+            first = np.flatnonzero(np.r_[True, gi[1:] != gi[:-1]])
+            for grp in lost:
+                rws = slice(first[grp], first[grp + 1] if grp + 1 < G else gi.size)
+                r_best = rws.start + int(np.argmax(s[rws]))
+                yn[r_best] = W[grp]
+                adv_losses = adv_losses + W[grp] * grows[r_best]
+        gap = R - float(adv_losses.min())
+        if best is None or gap < best[0]:
+            best = (gap, lam, yn, R, adv_losses)
+        if gap <= tol:
+            status, message = OPTIMAL, (f"exact LP on {gi.size} rows: {ui.size} undominated rows of "
+                                        f"{extra['rows_total']}, {G} distinct samples")
+            break
+        lp.set_tolerance(1e-12)  # numerical trouble: tighten HiGHS once and re-solve
+        message = f"the LP stalled at certified gap {gap:.3e} (HiGHS tolerances)"
+    extra["lp_time"] = time.perf_counter() - tl
+    if best is None:
+        return None, extra, (status, message, nit)
+    _, lam, yn, R, adv_losses = best
+    # the adversary of each sample: its group's multipliers, on its own attack indices
+    act = active[ui]
+    gstart = np.concatenate(([0], np.cumsum(np.bincount(gi, minlength=G))[:-1]))
+    e_row = gstart[group[ui[act]]] + pos[act]
+    q = yn[e_row] / W[group[ui[act]]]
+    Q = np.bincount(ui[act] * m + ujs[act], weights=q, minlength=N * m).reshape(N, m)
+    if not active.all():
+        _, _, jstar = g._risk_and_br(lam)
+        idle = np.flatnonzero(~active)
+        Q[idle, jstar[idle]] = 1.0
+    return (lam, Q, R, adv_losses), extra, (status, message, nit)
+
+
 def _solve_highs(g, w, active, strategy, tol, max_rounds, time_limit, t0):
     N, m, L = g.shape
     extra = {"rows_total": int(N * m if g._mask is None else g._mask.sum())}
     act_idx = np.flatnonzero(active)
     remap = np.full(N, -1, dtype=np.int64)
     remap[act_idx] = np.arange(act_idx.size)
-    w_act = w[act_idx]
 
-    def lp(ii, jj, rows, tight=False):
-        keep = active[ii]
-        ii, jj, rows = ii[keep], jj[keep], rows[keep]
-        left = None if time_limit is None else time_limit - (time.perf_counter() - t0)
-        if left is not None and left <= 0:
-            return None
-        lam, t, y, res = _solve_epigraph(rows, remap[ii], w_act, L, time_limit=left, tight=tight)
-        return lam, t, y, res, ii, jj, rows
+    def left():
+        return None if time_limit is None else time_limit - (time.perf_counter() - t0)
 
-    if strategy in ("prune", "full"):
-        tp = time.perf_counter()
-        if strategy == "prune":
-            ii, jj, rows = prune_binary_rows(g)
+    def fallback(status, message, nit):
+        lam = np.full(L, 1.0 / L)
+        Q = _adversary_from_duals(g, lam, np.zeros(0, int), np.zeros(0, int), np.zeros(0), active)
+        return lam, Q, status, message, nit, extra, None
+
+    # the working set of rows
+    tp = time.perf_counter()
+    if strategy == "full":
+        if g._mask is not None:
+            ii, jj = np.nonzero(g._mask)
         else:
-            ii, jj = (np.nonzero(g._mask) if g._mask is not None else
-                      (np.repeat(np.arange(N), m), np.tile(np.arange(m), N)))
-            ii, jj = ii.astype(np.int64), jj.astype(np.int64)
-            rows = _rows_of(g, ii, jj)
-        extra["prune_time"] = time.perf_counter() - tp
-        extra["rows"] = int(rows.shape[0])
-        tl = time.perf_counter()
-        out = lp(ii, jj, rows)
-        if out is None:
-            lam = np.full(L, 1.0 / L)
-            return lam, _adversary_from_duals(g, lam, ii[:0], jj[:0], np.zeros(0), active), TIME_LIMIT, \
-                "time limit reached before the LP was solved", 0, extra
-        lam, t, y, res, ii_a, jj_a, rows_a = out
-        if lam is None:
-            status = TIME_LIMIT if res.status == 1 else SOLVER_ERROR
-            lam = np.full(L, 1.0 / L)
-            Q = _adversary_from_duals(g, lam, ii_a[:0], jj_a[:0], np.zeros(0), active)
-            return lam, Q, status, f"HiGHS: {res.message}", 1, extra
-        lam = _clean_weights(lam)
-        # HiGHS may leave a bound/slack-degenerate vertex with a loose dual: polish once
-        Q = _adversary_from_duals(g, lam, ii_a, jj_a, y, active)
-        gap = g._risk_and_br(lam)[0] - float(g._classifier_losses(Q).min())
-        if gap > tol:
-            out2 = lp(ii, jj, rows, tight=True)
-            if out2 is not None and out2[0] is not None:
-                lam2 = _clean_weights(out2[0])
-                Q2 = _adversary_from_duals(g, lam2, out2[4], out2[5], out2[2], active)
-                gap2 = g._risk_and_br(lam2)[0] - float(g._classifier_losses(Q2).min())
-                if gap2 < gap:
-                    lam, Q = lam2, Q2
-        extra["lp_time"] = time.perf_counter() - tl
-        return lam, Q, OPTIMAL, f"exact LP on {rows.shape[0]} rows ({strategy})", 1, extra
+            ii, jj = np.repeat(np.arange(N), m), np.tile(np.arange(m), N)
+        ii, jj = ii.astype(np.int64), jj.astype(np.int64)
+        rows = _rows_of(g, ii, jj)
+    else:  # constraint generation starts from the best responses to the uniform mixture
+        _, _, j0 = g._risk_and_br(np.full(L, 1.0 / L))
+        ii, jj = np.arange(N, dtype=np.int64), np.asarray(j0, dtype=np.int64)
+        rows = _rows_of(g, ii, jj)
+    keep = active[ii]
+    ii, jj, rows = ii[keep], jj[keep], rows[keep]
+    extra["prune_time"] = time.perf_counter() - tp
 
-    # constraint generation
-    ii, jj = _initial_rows(g)
-    in_set = np.zeros(N * m, dtype=bool)
-    in_set[ii * m + jj] = True
-    rows = _rows_of(g, ii, jj)
-    best = None  # (gap, lam, Q)
+    if left() is not None and left() <= 0:
+        return fallback(TIME_LIMIT, "time limit reached before the LP was built", 0)
+    lp = _EpigraphLP(L, w[act_idx], time_limit=left())
+    lp.add_rows(rows, remap[ii])
+    in_set = None
+    if strategy == "cg":
+        in_set = np.zeros(N * m, dtype=bool)
+        in_set[ii * m + jj] = True
+
     lp_time = 0.0
-    status, message = OPTIMAL_INACCURATE, f"constraint generation did not certify the gap within {max_rounds} rounds"
-    tight = False
+    best = None  # (gap, lam, ii, jj, y)
+    status = OPTIMAL_INACCURATE
+    message = f"constraint generation did not certify the gap within {max_rounds} rounds"
+    tightened = False
+    rnd = 0
     for rnd in range(1, int(max_rounds) + 1):
+        if left() is not None:
+            if left() <= 0:
+                status, message = TIME_LIMIT, f"time limit reached after {rnd - 1} rounds"
+                rnd -= 1
+                break
+            lp.set_time_limit(left())
         tl = time.perf_counter()
-        out = lp(ii, jj, rows, tight=tight)
+        ok, words, lam, t, y = lp.solve()
         lp_time += time.perf_counter() - tl
-        if out is None:
-            status, message = TIME_LIMIT, f"time limit reached after {rnd - 1} rounds"
-            break
-        lam, t, y, res, ii_a, jj_a, _ = out
-        if lam is None:
-            status = TIME_LIMIT if res.status == 1 else SOLVER_ERROR
-            message = f"HiGHS: {res.message} (round {rnd})"
+        if not ok:
+            status = TIME_LIMIT if "time" in words.lower() else SOLVER_ERROR
+            message = f"HiGHS: {words} (round {rnd})"
             break
         lam = _clean_weights(lam)
-        value, mx, jstar = g._risk_and_br(lam)
-        Q = _adversary_from_duals(g, lam, ii_a, jj_a, y, active)
-        lower = float(g._classifier_losses(Q).min())
-        gap = value - lower
+        value, Dk, mx, jstar = _certificate_on_rows(g, lam, ii, rows, y, w)
+        gap = value - float(Dk.min())
         if best is None or gap < best[0]:
-            best = (gap, lam, Q, rnd)
+            best = (gap, lam, ii, jj, y, value, Dk)
         if gap <= tol:
-            status, message = OPTIMAL, f"constraint generation certified the gap in {rnd} rounds"
+            status = OPTIMAL
+            message = (f"exact LP on all {lp.n_rows} rows" if strategy == "full" else
+                       f"constraint generation certified the gap in {rnd} rounds ({lp.n_rows} rows)")
             break
-        # add each sample's best response where it is not in the working set yet
-        t_full = np.full(N, -np.inf)
-        t_full[act_idx] = t
-        viol = active & (mx > t_full + 1e-12 * max(1.0, g.bound))
-        new = viol & ~in_set[np.arange(N) * m + jstar]
+        new = np.zeros(N, dtype=bool)
+        if strategy == "cg":
+            t_full = np.full(N, -np.inf)
+            t_full[act_idx] = t
+            new = active & (mx > t_full + 1e-12 * max(1.0, g.bound)) & ~in_set[np.arange(N) * m + jstar]
         if not new.any():
-            if tight:
-                message = (f"constraint generation stalled at gap {gap:.3e} after {rnd} rounds: "
-                           "no violated row left (LP solver tolerance)")
+            if tightened:
+                message = (f"the LP stalled at certified gap {gap:.3e} after {rnd} rounds "
+                           "(HiGHS tolerances); the weights are within that gap of optimal")
                 break
-            tight = True  # tighten HiGHS's tolerances and retry once
+            lp.set_tolerance(1e-12)  # every row is in: tighten HiGHS and re-solve once
+            tightened = True
             continue
         ni = np.flatnonzero(new)
-        nj = jstar[ni]
+        nj = np.asarray(jstar[ni], dtype=np.int64)
         in_set[ni * m + nj] = True
+        new_rows = _rows_of(g, ni, nj)
+        lp.add_rows(new_rows, remap[ni])
         ii = np.concatenate([ii, ni])
         jj = np.concatenate([jj, nj])
-        rows = np.vstack([rows, _rows_of(g, ni, nj)])
-    extra["rows"] = int(rows.shape[0])
+        rows = np.vstack([rows, new_rows])
+    extra["rows"] = int(lp.n_rows)
     extra["lp_time"] = lp_time
     if best is None:
-        lam = np.full(L, 1.0 / L)
-        Q = _adversary_from_duals(g, lam, ii[:0], jj[:0], np.zeros(0), active)
-        return lam, Q, status, message, 0, extra
-    _, lam, Q, rnd_best = best
-    return lam, Q, status, message, rnd, extra
+        return fallback(status, message, rnd)
+    _, lam, bi, bj, by, value, Dk = best
+    Q = _adversary_from_duals(g, lam, bi, bj, by, active)
+    return lam, Q, status, message, rnd, extra, (value, Dk)
 
 
 def _solve_cvxpy(g, w, active, cvxpy_solver):
