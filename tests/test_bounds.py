@@ -212,6 +212,24 @@ def test_property_certificate_and_flow(pts, eps, norm):
         check_certificate(res, X, y, eps, norm, w=w)
 
 
+@pytest.mark.parametrize("eps", [0.3, 1.0, 2.5])
+def test_balanced_classes_match_pydi_jog_formula(eps):
+    """Equal class masses: R* = (1 - D(p-, p+)) / 2, D the OT cost between the two
+    class-conditional probability measures with cost 1{d > 2 eps} (Pydi & Jog 2020)."""
+    import ot
+
+    X, y = make_gaussians(150, seed=21)
+    rng = np.random.default_rng(22)
+    w = rng.random(150) + 0.05
+    w[y < 0] /= 2 * w[y < 0].sum()
+    w[y > 0] /= 2 * w[y > 0].sum()
+    neg, pos = y < 0, y > 0
+    cost = (cdist(X[neg], X[pos]) > 2 * eps).astype(float)
+    D = ot.emd2(w[neg] * 2, w[pos] * 2, cost)
+    res = optimal_adversarial_risk(X, y, eps, sample_weights=w)
+    assert res.value == pytest.approx((1 - D) / 2, abs=1e-9)
+
+
 @pytest.mark.parametrize("norm", [2, np.inf])
 def test_monotone_in_eps(norm):
     X, y = make_gaussians(200, seed=7)

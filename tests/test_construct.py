@@ -196,3 +196,12 @@ def test_mixed_libraries_rejected():
     X = np.zeros((4, 2))
     with pytest.raises(TypeError, match="mix numpy and torch"):
         loss_tensor([LinearClassifier([1.0, 0.0], 0.0)], X, np.array([-1, 1, -1, 1]), torch.zeros(4, 2, 2))
+
+
+def test_zero_score_predicts_negative():
+    # the convention of LinearClassifier.predict and examples.motivating_game: +1 iff f > 0
+    X = np.zeros((4, 2))
+    y = np.array([-1, 1, -1, 1])
+    zero = [lambda P: np.zeros(len(P))]
+    np.testing.assert_array_equal(loss_tensor(zero, X, y)[:, 0, 0], [0, 1, 0, 1])
+    np.testing.assert_allclose(loss_tensor(zero, X, y, loss="sigmoid")[:, 0, 0], 0.5)

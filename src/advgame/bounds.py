@@ -17,7 +17,9 @@ References
    from optimal transport." NeurIPS 2019.
 .. [2] M. S. Pydi, V. Jog. "Adversarial risk via optimal transport and optimal
    couplings." ICML 2020.
-.. [3] L. Meunier et al. "Mixed Nash equilibria in the adversarial examples game."
+.. [3] M. S. Pydi, V. Jog. "The many faces of adversarial risk." NeurIPS 2021
+   (unequal class priors).
+.. [4] L. Meunier et al. "Mixed Nash equilibria in the adversarial examples game."
    ICML 2021 (MNE21), Sec. 5.1 (the synthetic problem this bound is compared with).
 """
 
@@ -273,17 +275,19 @@ def optimal_adversarial_risk(X, y, eps, norm=2, sample_weights=None, method="ot"
     sink (capacity :math:`w_j`) equals its minimum cut, and the finite cuts are
     exactly the vertex covers (max-flow min-cut; the weighted König-Egerváry theorem).
 
-    In optimal-transport form (Pydi & Jog 2020, Thm. 2 and Sec. 4; Bhagoji et al.
-    2019, Thm. 1), with :math:`P = \mu_-(\mathbb R^d)`, :math:`Q = \mu_+(\mathbb
+    In optimal-transport form (Bhagoji et al. 2019; Pydi & Jog 2020, equal priors;
+    Pydi & Jog 2021 for unequal ones), with :math:`P = \mu_-(\mathbb R^d)`, :math:`Q = \mu_+(\mathbb
     R^d)` and :math:`c_\varepsilon(x, x') = 1\{\|x - x'\|_p > 2\varepsilon\}`,
 
     .. math::
 
-        R^*_\varepsilon = \min(P, Q) - \min_{\pi}\ \sum c_\varepsilon\, d\pi,
+        R^*_\varepsilon = \max(P, Q) - \min_{\pi}\ \sum c_\varepsilon\, d\pi,
 
     the minimum running over the couplings of :math:`\mu_-` and :math:`\mu_+` padded
-    with a dummy point of mass :math:`|P - Q|` (cost 1) on the lighter side: any flow
-    extends to such a coupling by pairing the leftover mass arbitrarily.  For
+    with a dummy point of mass :math:`|P - Q|` (cost 1 to every point) on the lighter
+    side: a coupling of total mass :math:`\max(P, Q)` pays 1 on all of it but its
+    conflicting part, and any flow extends to such a coupling by pairing the leftover
+    mass arbitrarily.  For
     :math:`P = Q = 1/2` this is Pydi & Jog's :math:`\frac12(1 - D_{c_\varepsilon}(p_-,
     p_+))` with the class-conditional probability measures :math:`p_\pm`.  It is solved
     with ``ot.emd`` (exact network simplex; or, with ``method="flow"``, as the
@@ -342,9 +346,11 @@ def optimal_adversarial_risk(X, y, eps, norm=2, sample_weights=None, method="ot"
     References
     ----------
     .. [1] Bhagoji, Cullina, Mittal. "Lower bounds on adversarial robustness from
-       optimal transport." NeurIPS 2019, Thm. 1.
+       optimal transport." NeurIPS 2019.
     .. [2] Pydi, Jog. "Adversarial risk via optimal transport and optimal couplings."
-       ICML 2020, Thm. 2.
+       ICML 2020.
+    .. [3] Pydi, Jog. "The many faces of adversarial risk." NeurIPS 2021 (unequal
+       class priors).
 
     Examples
     --------
