@@ -7,6 +7,9 @@ Subcommands
     duality gap, the deterministic baseline and the time.
 ``advgame example NAME --out FILE.npz [--seed S]``
     Write a built-in example game.
+``advgame gaussians [--eps ...] [--n N] [--classifiers L] [--attacks M] [--seed S] [--out DIR] [--quick]``
+    MNE21's synthetic experiment (Sec. 5.1, Figure 2): a table, ``results.json`` and
+    three figures (PNG and PDF).
 """
 
 from __future__ import annotations
@@ -48,6 +51,18 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--alpha", type=_positive_float, help="entropic temperature")
     s.add_argument("--tol", type=_positive_float, help="duality-gap tolerance")
     s.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    gs = sub.add_parser("gaussians", help="MNE21's synthetic experiment: table, results.json, figures")
+    gs.add_argument("--eps", type=_positive_float, nargs="+", help="budgets (default 0.5 1 ... 4; quick: 1 2 3)")
+    gs.add_argument("--n", type=_positive_int, help="training points (default 1000; quick 300)")
+    gs.add_argument("--test", type=_positive_int, help="fresh test points (default: as --n)")
+    gs.add_argument("--classifiers", type=_positive_int, default=10, help="random linear classifiers (10)")
+    gs.add_argument("--attacks", type=_positive_int, help="candidate attacks per point (default 1000; quick 200)")
+    gs.add_argument("--norm", choices=["2", "inf", "1"], default="2", help="the ball's norm (2)")
+    gs.add_argument("--seed", type=int, default=0)
+    gs.add_argument("--out", default="results/gaussians", help="output folder (results/gaussians)")
+    gs.add_argument("--quick", action="store_true", help="a small run (under 30 s)")
+    gs.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     e = sub.add_parser("example", help="write a built-in example game to a .npz file")
     e.add_argument("name", choices=sorted(EXAMPLES))
@@ -110,6 +125,80 @@ def _cmd_example(args) -> int:
     return 0
 
 
+def _cmd_gaussians(args) -> int:
+    from pathlib import Path
+
+    from .experiment import DEFAULT_EPS, format_table, run_gaussians, write_json
+
+    quick = args.quick
+    eps = args.eps or ((1.0, 2.0, 3.0) if quick else DEFAULT_EPS)
+    n = args.n or (300 if quick else 1000)
+    m = args.attacks or (200 if quick else 1000)
+    norm = {"2": 2, "inf": float("inf"), "1": 1}[args.norm]
+    res = run_gaussians(eps=eps, n_samples=n, n_classifiers=args.classifiers, n_attacks=m, n_test=args.test,
+                        norm=norm, seed=args.seed, convergence_eps="auto",
+                        oracle_steps=500 if quick else 2000, entropic_steps=150 if quick else 300,
+                        progress=not args.no_progress)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(res, out / "results.json")
+    figures = _gaussian_figures(res, out)
+    print(f"MNE21 synthetic experiment: N={n} points, L={args.classifiers} linear classifiers, m={m} attacks "
+          f"(L{args.norm} ball), seed {args.seed}")
+    print(format_table(res))
+    print("determ. = best single classifier; random. = optimal mixture (exact LP); 'any clf >=' = the smallest")
+    print("adversarial risk any classifier reaches on the training points; gap = certified duality gap.")
+    print(f"wrote {out / 'results.json'} and {', '.join(figures)} in {res['setup']['seconds']:.1f} s")
+    return 0
+
+
+def _gaussian_figures(res, out):
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plot import plot_convergence, plot_mixture, plot_risk_vs_eps, save_figure
+
+    objs = res["_objects"]
+    conv = res["convergence"]
+    ce = conv["eps"] if conv else res["eps"][-1]
+    _, _, sol = objs["games"][ce]
+    written = []
+
+    def left(ax):
+        plot_mixture(objs["X"][:200], objs["y"][:200], objs["classifiers"], sol.weights, eps=ce, ax=ax,
+                     lim=((-7, -4), (7, 4)))
+
+    def middle(ax):
+        hist = {"Algorithm 1 (oracle)": conv["oracle"]["history"]}
+        for a, h in conv["entropic"].items():
+            hist[f"entropic, alpha = {float(a):g}"] = h["history"]
+        plot_convergence(hist, conv["optimal_value"], ax=ax)
+        ax.set_title(f"convergence (eps = {ce:g})")
+
+    panels = [("mixture", left), ("convergence", middle), ("risk_vs_eps", lambda ax: plot_risk_vs_eps(res, ax=ax))]
+    for name, draw in panels:
+        if name == "convergence" and not conv:
+            continue
+        fig, ax = plt.subplots(figsize=(5.5, 4.5))
+        draw(ax)
+        written += save_figure(fig, out / name)
+        plt.close(fig)
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
+    for (name, draw), ax in zip(panels, axes):
+        if name == "convergence" and not conv:
+            ax.axis("off")
+            continue
+        draw(ax)
+    fig.tight_layout()
+    written += save_figure(fig, out / "figure2")
+    plt.close(fig)
+    return [Path(p).name for p in written]
+
+
 def main(argv=None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
@@ -118,6 +207,8 @@ def main(argv=None) -> int:
             return _cmd_solve(args)
         if args.command == "example":
             return _cmd_example(args)
+        if args.command == "gaussians":
+            return _cmd_gaussians(args)
     except (ValueError, TypeError, OSError) as e:
         print(f"advgame {args.command}: error: {e}", file=sys.stderr)
         return 1

@@ -274,6 +274,42 @@ class Game:
         w = w.astype(F.dtype) if nx.name == "numpy" else w.to(F.dtype)
         return sw, w, total
 
+    @classmethod
+    def from_classifiers(cls, classifiers, X, y, attacks=None, loss="01", *, mask=None, sample_weights=None,
+                         batch_size=None, **loss_kwargs) -> "Game":
+        """Build the game from classifiers, data and candidate attacks.
+
+        ``losses[i, j, k]`` is the loss of ``classifiers[k]`` on attack ``j`` of sample
+        ``i``, computed in memory-bounded batches by
+        :func:`advgame.construct.loss_tensor` (see there for what a classifier may
+        return: labels or scores, numpy or torch).
+
+        Parameters
+        ----------
+        classifiers : sequence of callables
+            Each maps an ``(n, d)`` array of points to labels or scores.
+        X : array (N, d)
+            Clean points.
+        y : array (N,)
+            Labels.
+        attacks : array (N, m, d), optional
+            Candidate attacks per sample (default: the clean points only).
+        loss : {"01", "sigmoid"} or callable
+            0/1 loss (bound 1), ``sigmoid(-margin / temperature)`` (bound 1), or a
+            callable ``loss(outputs, y)`` (bound: its maximum, or ``loss_kwargs['bound']``).
+        mask, sample_weights
+            As in :class:`Game`.
+        batch_size : int, optional
+            Samples per batch (default: about 64 MB of attack points per batch).
+        """
+        from .construct import loss_tensor
+
+        bound = loss_kwargs.pop("bound", None)
+        losses = loss_tensor(classifiers, X, y, attacks, loss=loss, batch_size=batch_size, **loss_kwargs)
+        if bound is None and isinstance(loss, str):
+            bound = 1.0
+        return cls(losses, mask=mask, sample_weights=sample_weights, bound=bound)
+
     # -------------------------------------------------------------- properties
     @property
     def n_samples(self) -> int:

@@ -1,0 +1,148 @@
+"""Figures (matplotlib is imported here only, so ``import advgame`` stays light).
+
+Every function takes ``ax=None`` (a new figure when None) and returns the axes.
+:func:`save_figure` writes a figure as PNG and PDF, atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["plot_mixture", "plot_convergence", "plot_risk_vs_eps", "save_figure"]
+
+
+def _axes(ax, figsize=(5, 4)):
+    import matplotlib
+
+    if ax is None:
+        if os.environ.get("MPLBACKEND") is None and matplotlib.get_backend().lower() != "agg":
+            try:
+                matplotlib.use("Agg")
+            except Exception:  # noqa: BLE001 - keep the user's backend if it cannot switch
+                pass
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_mixture(X, y, classifiers, weights, eps=None, ax=None, n_balls=4, grid=240, seed=0, lim=None):
+    """Data, classifiers and the mixture's probability of predicting +1 (MNE21 Fig. 2, left).
+
+    Parameters
+    ----------
+    X : array (N, 2), y : array (N,) in {-1, +1}
+    classifiers : sequence of :class:`advgame.synthetic.LinearClassifier`
+    weights : array (L,)
+        The mixture; a classifier's line is drawn darker the larger its weight.
+    eps : float, optional
+        Draw the L2 attack ball of ``n_balls`` random points (chosen with ``seed``).
+    """
+    import matplotlib.patches as mpatches
+
+    ax = _axes(ax, (5.5, 4.5))
+    X = np.asarray(X)
+    y = np.asarray(y)
+    w = np.asarray(weights, dtype=float)
+    if lim is None:
+        lo, hi = X.min(axis=0) - 1, X.max(axis=0) + 1
+    else:
+        lo, hi = np.asarray(lim[0], float), np.asarray(lim[1], float)
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], grid), np.linspace(lo[1], hi[1], grid))
+    P = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    prob = np.zeros(P.shape[0])
+    for wk, c in zip(w, classifiers):
+        prob += wk * (np.asarray(c(P)) > 0)
+    im = ax.imshow(prob.reshape(grid, grid), origin="lower", extent=(lo[0], hi[0], lo[1], hi[1]),
+                   cmap="viridis", vmin=0, vmax=1, alpha=0.5)
+    ax.figure.colorbar(im, ax=ax, label="P(mixture predicts +1)", shrink=0.8)
+    ax.scatter(*X[y == -1].T, s=6, c="tab:blue", label="y = -1")
+    ax.scatter(*X[y == 1].T, s=6, c="tab:red", label="y = +1")
+    xs = np.linspace(lo[0], hi[0], 2)
+    for wk, c in zip(w, classifiers):
+        cw, cb = np.asarray(c.w, float), float(c.b)
+        alpha = 0.15 + 0.85 * (wk / max(w.max(), 1e-12))
+        if abs(cw[1]) > 1e-12:
+            ax.plot(xs, -(cw[0] * xs + cb) / cw[1], color="k", lw=1.0 + 2 * (wk > 1e-6), alpha=alpha)
+        else:
+            ax.axvline(-cb / cw[0], color="k", lw=1.0, alpha=alpha)
+    if eps is not None and n_balls > 0:
+        idx = np.random.default_rng(seed).choice(len(X), size=min(n_balls, len(X)), replace=False)
+        for i in idx:
+            ax.add_patch(mpatches.Circle(X[i], eps, fill=False, lw=0.9, ls="--", color="0.25"))
+            ax.plot(*X[i], "x", color="0.25", ms=5)
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.legend(loc="upper right", fontsize=7, markerscale=2)
+    title = "optimal mixture" + (f" (eps = {eps:g})" if eps is not None else "")
+    ax.set_title(title)
+    return ax
+
+
+def plot_convergence(histories, optimal_value, ax=None, floor=1e-10):
+    r""":math:`R(\lambda_t) - R^*` against t, log scale (MNE21 Fig. 2, middle).
+
+    Parameters
+    ----------
+    histories : dict
+        Label -> sequence of :math:`R(\lambda_t)`.
+    optimal_value : float
+        :math:`R^*` (e.g. from the exact LP).
+    floor : float
+        Differences below it (exact optimum reached) are drawn at ``floor``.
+    """
+    ax = _axes(ax)
+    for label, h in histories.items():
+        h = np.asarray(h, dtype=float)
+        ax.plot(np.arange(1, len(h) + 1), np.maximum(h - optimal_value, floor), label=label, lw=1.2)
+    ax.set_yscale("log")
+    ax.set_xscale("log")
+    ax.set_xlabel("iteration t (t = 1 is the uniform mixture)")
+    ax.set_ylabel(r"$R(\lambda_t) - R^*$")
+    ax.set_title("convergence")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_risk_vs_eps(res, ax=None):
+    """In- and out-of-sample adversarial risk against eps (MNE21 Fig. 2, right), with the
+    smallest risk any classifier reaches (:func:`advgame.bounds.optimal_adversarial_risk`)."""
+    ax = _axes(ax)
+    e = res["eps"]
+    ax.plot(e, res["randomized_in"], "o-", color="tab:green", label="randomized, in-sample")
+    ax.plot(e, res["randomized_out"], "o--", color="tab:green", label="randomized, out-of-sample")
+    ax.plot(e, res["deterministic_in"], "s-", color="tab:purple", label="best deterministic, in-sample")
+    ax.plot(e, res["deterministic_out"], "s--", color="tab:purple", label="best deterministic, out-of-sample")
+    ax.plot(e, res["lower_bound"], "k:", label="any classifier (lower bound)")
+    ax.set_xlabel("eps")
+    ax.set_ylabel("adversarial 0/1 risk")
+    ax.set_title("risk against the budget")
+    ax.legend(fontsize=7)
+    return ax
+
+
+def save_figure(fig, path_stem) -> list:
+    """Save ``fig`` as ``path_stem.png`` and ``path_stem.pdf`` (temp file + rename)."""
+    stem = Path(path_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for ext in ("png", "pdf"):
+        target = stem.with_suffix("." + ext)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix="." + ext, dir=target.parent)
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
+            os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        written.append(str(target))
+    return written
