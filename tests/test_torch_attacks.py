@@ -436,9 +436,36 @@ def test_attack_under_no_grad_and_bind(setup32):
 def test_attacks_run_on_cuda(setup32):
     mix, x, y = setup32
     mix_gpu = Mixture([m for m in mix.members], mix.weights.clone()).to("cuda")
-    xg, yg = x.cuda(), y.cuda()
+    xg, yg = x.to("cuda"), y.to("cuda")
     for a in (PGD(mix_gpu, eps=0.1, steps=5), APGD(mix_gpu, eps=0.1, steps=5, restarts=1), ARC(mix_gpu, eps=0.1, steps=2), CW(mix_gpu, eps=0.8, steps=5, binary_steps=2)):
         out = a(xg, yg)
         assert out.device.type == "cuda"
         assert float(_lp(out - xg, a.norm).max()) <= a.eps + 1e-5
     mix_gpu.to("cpu")
+
+
+# ------------------------------------------------------------------ properties
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from advgame.torch.attacks._base import project, random_in_ball  # noqa: E402
+
+
+@given(
+    norm=st.sampled_from(["linf", "l2"]),
+    eps=st.floats(0.0, 2.0),
+    scale=st.floats(0.0, 5.0),
+    seed=st.integers(0, 2**16),
+)
+def test_property_projection_then_clipping_stays_in_ball_and_box(norm, eps, scale, seed):
+    """Pi(x + d) = clip(x + proj_eps(d)) lies in B_p(x, eps) and [0, 1]^d for every d,
+    and proj_eps leaves points already inside the ball unchanged."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand((4, 2, 3, 3), generator=g, dtype=torch.float64)
+    d = scale * torch.randn(x.shape, generator=g, dtype=torch.float64)
+    out = (x + project(d, eps, norm)).clamp(0, 1)
+    assert float(_lp(out - x, norm).max()) <= eps * (1 + 1e-12) + 1e-15
+    assert float(out.min()) >= 0 and float(out.max()) <= 1
+    inside = random_in_ball(x, eps, norm, g)
+    assert float(_lp(inside, norm).max()) <= eps * (1 + 1e-12) + 1e-15
+    torch.testing.assert_close(project(inside, eps, norm), inside, rtol=1e-9, atol=1e-12)

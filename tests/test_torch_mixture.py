@@ -240,6 +240,34 @@ def test_mixture_on_cuda_matches_cpu():
     acc = mix.expected_accuracy(x, y)
     mix.to("cuda")
     assert mix.weights.device.type == "cuda"
-    torch.testing.assert_close(mix(x.cuda()).cpu(), cpu, rtol=1e-4, atol=1e-5)
-    assert float(mix.expected_accuracy(x.cuda(), y.cuda())) == pytest.approx(float(acc))
-    assert mix.sample(x.cuda(), generator=0).device.type == "cuda"
+    torch.testing.assert_close(mix(x.to("cuda")).cpu(), cpu, rtol=1e-4, atol=1e-5)
+    assert float(mix.expected_accuracy(x.to("cuda"), y.to("cuda"))) == pytest.approx(float(acc))
+    assert mix.sample(x.to("cuda"), generator=0).device.type == "cuda"
+
+
+# ------------------------------------------------------------------ properties
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(
+    raw=st.lists(st.floats(0.0, 10.0, allow_nan=False), min_size=1, max_size=5).filter(lambda v: sum(v) > 1e-3),
+    seed=st.integers(0, 2**16),
+)
+def test_property_mixture_is_the_convex_combination_of_its_members(raw, seed):
+    """For any weights on the simplex: forward = sum_k lam_k softmax(h_k), a distribution;
+    log forward = its log; expected accuracy = sum_k lam_k acc_k (RM20, Sec. 6)."""
+    L = len(raw)
+    lam = torch.tensor(raw, dtype=torch.float64)
+    lam = lam / lam.sum()
+    torch.manual_seed(seed)
+    ms = [nn.Linear(5, 3).double().eval() for _ in range(L)]
+    mix = Mixture(ms, lam, vectorize=False)
+    x = torch.randn(6, 5, dtype=torch.float64)
+    y = torch.randint(0, 3, (6,))
+    p = mix(x)
+    torch.testing.assert_close(p, sum(lam[k] * torch.softmax(ms[k](x), -1) for k in range(L)))
+    torch.testing.assert_close(p.sum(1), torch.ones(6, dtype=torch.float64))
+    torch.testing.assert_close(mix(x, log=True).exp(), p)
+    accs = torch.stack([(m(x).argmax(1) == y).double() for m in ms])  # (L, B)
+    torch.testing.assert_close(mix.expected_accuracy(x, y, "none"), lam @ accs)

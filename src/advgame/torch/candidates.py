@@ -89,10 +89,16 @@ def _attack_list(attacks):
             raise TypeError(f"attacks must be an Attack, a list of Attack or a dict of str to Attack; got {attacks!r}") from None
     if not items:
         raise ValueError("attacks must hold at least one Attack")
+    out, used = [], set()
     for name, a in items:
         if not isinstance(a, Attack):
             raise TypeError(f"attacks must hold Attack instances; {name!r} is a {type(a).__name__}")
-    return items
+        unique, i = name, 2
+        while unique in used:
+            unique, i = f"{name}-{i}", i + 1
+        used.add(unique)
+        out.append((unique, a))
+    return out
 
 
 def candidate_losses(
@@ -165,6 +171,8 @@ def candidate_losses(
     if not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor; got dtype {x.dtype}")
     loss, bound = _check_loss(loss, bound)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"seed must be None or an int; got {seed!r}")
     items = _attack_list(attacks)
     N = x.shape[0]
     bs = N if batch_size is None else _check_int("batch_size", batch_size, 1)

@@ -139,6 +139,13 @@ class EvaluationReport(dict):
 
 def _resolve(attacks, eps, norm, bounds, n_classes):
     skipped = {}
+    if not isinstance(attacks, (str, dict, Attack)):
+        try:
+            attacks = list(attacks)
+        except TypeError:
+            raise TypeError(
+                f"attacks must be 'all', a list of names, a dict of str to Attack or a list of Attack; got {attacks!r}"
+            ) from None
     if isinstance(attacks, dict):
         resolved = dict(attacks)
     elif isinstance(attacks, Attack):

@@ -152,7 +152,7 @@ class Mixture(nn.Module):
     >>> import torch
     >>> from torch import nn
     >>> from advgame.torch import Mixture
-    >>> torch.manual_seed(0) and None
+    >>> _ = torch.manual_seed(0)
     >>> mix = Mixture([nn.Linear(4, 3), nn.Linear(4, 3)], weights=[0.25, 0.75])
     >>> x = torch.rand(5, 4)
     >>> mix(x).shape, bool(torch.allclose(mix(x).sum(1), torch.ones(5)))

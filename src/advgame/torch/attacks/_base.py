@@ -253,10 +253,10 @@ class BestIterate:
         """Keep ``x[i]`` where it beats the best so far; returns the mask of updates."""
         obj = torch.zeros_like(err) if obj is None else obj.detach().to(self.obj.dtype)
         better = (err > self.err) | ((err == self.err) & (obj > self.obj))
-        if bool(better.any()):
-            self.x[better] = x.detach()[better].to(self.x.dtype)
-            self.err = torch.where(better, err, self.err)
-            self.obj = torch.where(better, obj, self.obj)
+        # torch.where rather than masked assignment: no host-device synchronization
+        self.x = torch.where(_view(better, self.x), x.detach().to(self.x.dtype), self.x)
+        self.err = torch.where(better, err, self.err)
+        self.obj = torch.where(better, obj, self.obj)
         return better
 
 
@@ -368,6 +368,10 @@ class Attack(abc.ABC):
         dev = self.model.weights.device
         if x.device.type != dev.type:
             raise ValueError(f"x is on {x.device} but the model is on {dev}; move one of them")
+        for p in self.model.members.parameters():
+            if p.is_floating_point() and p.dtype != x.dtype:
+                raise TypeError(f"x has dtype {x.dtype} but the model's parameters are {p.dtype}; convert one of them")
+            break
         lo, hi = self.bounds
         if not bool(torch.isfinite(x).all()):
             raise ValueError("x must be finite")

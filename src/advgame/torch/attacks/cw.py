@@ -10,6 +10,7 @@ from ._base import (
     _check_int,
     _check_nonneg,
     _check_positive,
+    _view,
     expected_error,
     lp_norm,
     margin,
@@ -158,10 +159,9 @@ class CW(Attack):
                         better = inside & ((err > best_err) | ((err == best_err) & (dist < best_dist)))
                     else:
                         better = ok & (dist < best_dist)
-                    if bool(better.any()):
-                        best_x[better] = x_adv.detach()[better]
-                        best_err = torch.where(better, err, best_err)
-                        best_dist = torch.where(better, dist, best_dist)
+                    best_x = torch.where(_view(better, x), x_adv.detach(), best_x)
+                    best_err = torch.where(better, err, best_err)
+                    best_dist = torch.where(better, dist, best_dist)
                 # gradient with respect to w only: the members' .grad stay untouched
                 (w.grad,) = torch.autograd.grad(total, w)
                 opt.step()
@@ -178,7 +178,6 @@ class CW(Attack):
         if self.eps is not None:
             # the rejection rule, checked on the returned points themselves
             d = lp_norm(best_x - x, "l2")
-            reject = d > self.eps
-            best_x[reject] = x[reject]
+            best_x = torch.where(_view(d > self.eps, x), x, best_x)
         return best_x.clamp(lo, hi)
 
