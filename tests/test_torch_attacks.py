@@ -370,6 +370,30 @@ def test_arc_walks_members_by_decreasing_weight_and_skips_zero_weights(monkeypat
     assert order == [1, 1, 1]
 
 
+def test_arc_class_gradients_match_the_jacobian_also_in_the_fallback(monkeypatch):
+    from advgame.torch.attacks import arc as arc_module
+
+    torch.manual_seed(0)
+    m = SmallMLP(6, 5, hidden=7).double().eval()
+    x = torch.rand(3, 6, dtype=torch.float64)
+    classes = torch.tensor([[4, 0, 2], [1, 3, 0], [2, 2, 4]])
+    jac = torch.autograd.functional.jacobian(lambda v: m(v), x)  # (B, C, B, D)
+    want = torch.stack([jac[torch.arange(3), classes[:, r], torch.arange(3)] for r in range(3)])
+    xin = x.clone().requires_grad_(True)
+    got = arc_module._class_gradients(m(xin), xin, classes)
+    torch.testing.assert_close(got, want)
+    real_grad = torch.autograd.grad
+
+    def no_batched(*args, **kwargs):
+        if kwargs.get("is_grads_batched"):
+            raise RuntimeError("no batching rule")
+        return real_grad(*args, **kwargs)
+
+    monkeypatch.setattr(torch.autograd, "grad", no_batched)
+    xin = x.clone().requires_grad_(True)
+    torch.testing.assert_close(arc_module._class_gradients(m(xin), xin, classes), want)
+
+
 # --------------------------------------------------------------- input checks
 def test_bad_inputs_raise_naming_the_argument(setup32):
     mix, x, y = setup32
@@ -382,6 +406,8 @@ def test_bad_inputs_raise_naming_the_argument(setup32):
         a(x, y.double())
     with pytest.raises(ValueError, match="valid box"):
         a(x + 2.0, y)
+    with pytest.raises(TypeError, match="dtype"):
+        a(x.double(), y)
     with pytest.raises(ValueError, match="not bound"):
         PGD(eps=0.1)(x, y)
     with pytest.raises(ValueError, match="eps must be"):

@@ -236,10 +236,10 @@ class Mixture(nn.Module):
     def _stack_state(self, differentiable):
         members = list(self.members)
         if differentiable:
-            names = [n for n, _ in members[0].named_parameters()]
-            params = {n: torch.stack([dict(m.named_parameters())[n] for m in members]) for n in names}
-            bnames = [n for n, _ in members[0].named_buffers()]
-            buffers = {n: torch.stack([dict(m.named_buffers())[n] for m in members]) for n in bnames}
+            pdicts = [dict(m.named_parameters()) for m in members]
+            bdicts = [dict(m.named_buffers()) for m in members]
+            params = {n: torch.stack([d[n] for d in pdicts]) for n in pdicts[0]}
+            buffers = {n: torch.stack([d[n] for d in bdicts]) for n in bdicts[0]}
             return params, buffers
         tensors = [t for m in members for t in (*m.parameters(), *m.buffers())]
         key = tuple((t.data_ptr(), t._version, t.device, t.dtype) for t in tensors)

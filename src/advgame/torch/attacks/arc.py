@@ -36,7 +36,8 @@ def _class_gradients(z, x_in, classes):
     K = classes.shape[1]
     onehots = torch.nn.functional.one_hot(classes.T, z.shape[1]).to(z.dtype)  # (K, B, C)
     try:
-        (jac,) = torch.autograd.grad(z, x_in, grad_outputs=onehots, is_grads_batched=True)
+        # retain_graph: should the batched backward fail midway, the loop below still has the graph
+        (jac,) = torch.autograd.grad(z, x_in, grad_outputs=onehots, is_grads_batched=True, retain_graph=True)
         return jac
     except RuntimeError:
         # some operators have no batching rule for the vmapped backward: loop instead
@@ -174,11 +175,11 @@ class ARC(Attack):
     def _run(self, mix, x, y, gen):
         lam = mix.weights
         with torch.no_grad():
-            acc0 = self._accuracy(mix, x, y)
-            best = BestIterate(x, 1.0 - acc0)
+            z0 = mix.member_logits(x, param_grad=False)
+            best = BestIterate(x, expected_error(z0, lam, y))
         if self.eps == 0 or self.steps == 0:
             return best.x
-        C = mix.member_logits(x[:1], param_grad=False).shape[-1]
+        C = z0.shape[-1]
         order = [int(k) for k in torch.argsort(lam.detach().cpu(), descending=True, stable=True) if float(lam[k]) > 0]
         eta, rho = self.step_size, self.rho
         lo, hi = self.bounds
@@ -207,7 +208,7 @@ class ARC(Attack):
                     cand = eta * cand / _view(lp_norm(cand, self.norm) + 1e-12, cand)
                     acc_c = self._accuracy(mix, point(delta + cand), y)
                     keep = acc_c <= acc_local
-                    local[keep] = cand[keep]
+                    local = torch.where(_view(keep, x), cand, local)
                     acc_local = torch.minimum(acc_local, acc_c)
             with torch.no_grad():
                 x_new = point(delta + local)
