@@ -1,0 +1,45 @@
+"""Deep mixtures in torch: the mixture module, adaptive attacks, worst-case evaluation,
+and the bridge to the solvers.
+
+``import advgame`` never imports torch; ``import advgame.torch`` does.
+
+- :class:`Mixture`: L members with weights on the simplex, exact expected
+  probabilities and accuracy, sampling as a deployed randomized classifier.
+- :mod:`advgame.torch.attacks`: PGD (Linf/L2, expected logits or loss), C&W L2 with
+  rejection threshold, APGD-CE/DLR, ARC -- batched, seeded, per-example best iterate.
+- :func:`evaluate` / :func:`evaluate_loader`: natural, per-attack and per-example
+  worst-case exact expected accuracies.
+- :func:`candidate_losses` / :func:`attack_oracle`: the ``(N, m, L)`` candidate game
+  for :func:`advgame.solve`, and an attack as the oracle of MNE21, Alg. 1.
+
+See ``docs/torch.md``.
+"""
+
+from . import attacks, models
+from .attacks import APGD, ARC, ARCL2, CW, PGD, PGDL2, Attack
+from .candidates import AttackOracle, attack_oracle, candidate_losses, member_losses
+from .evaluate import ATTACK_NAMES, EvaluationReport, default_attacks, evaluate, evaluate_loader
+from .mixture import Mixture, as_mixture
+
+__all__ = [
+    "Mixture",
+    "as_mixture",
+    "attacks",
+    "models",
+    "Attack",
+    "PGD",
+    "PGDL2",
+    "APGD",
+    "CW",
+    "ARC",
+    "ARCL2",
+    "evaluate",
+    "evaluate_loader",
+    "default_attacks",
+    "EvaluationReport",
+    "ATTACK_NAMES",
+    "candidate_losses",
+    "attack_oracle",
+    "AttackOracle",
+    "member_losses",
+]
