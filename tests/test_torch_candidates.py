@@ -172,3 +172,41 @@ def test_attack_oracle_with_a_real_attack(setup):
     assert float(g1.min()) >= 0.0 and float(g1.max()) <= 1.0
     ce = attack_oracle(models, x, y, PGD(eps=0.08, steps=3, restarts=1), loss="ce", bound=5.0)([1 / 3] * 3)
     assert ce.dtype == torch.float64 and float(ce.max()) <= 5.0
+
+
+def test_algorithm1_with_the_enumerating_oracle_matches_the_exact_oracle(setup):
+    """solve(method="oracle", oracle=attack_oracle(...)) is MNE21 Alg. 1 with an attack as
+    the oracle: with an attack that enumerates the game's own candidates it must take the
+    same steps as the default exact oracle on that game."""
+    models, x, y = setup
+    g = torch.Generator().manual_seed(1)
+    attack = _Enumerate(offsets=0.8 * (2 * torch.rand((10, *SHAPE), generator=g) - 1))
+    pts = attack.candidates(x)
+    B, m = pts.shape[:2]
+    losses = torch.stack(
+        [(mm(pts.flatten(0, 1)).argmax(1) != y.repeat_interleave(m)).double().reshape(B, m) for mm in models], -1
+    )
+    game = advgame.Game(losses)
+    exact = advgame.solve(game, method="oracle", steps=25)
+    via_attack = advgame.solve(game, method="oracle", steps=25, oracle=attack_oracle(models, x, y, attack))
+    torch.testing.assert_close(via_attack.weights, exact.weights, rtol=0, atol=1e-12)
+    assert via_attack.history == pytest.approx(exact.history, abs=1e-12)
+    assert via_attack.adversary is None and via_attack.gap == pytest.approx(exact.gap, abs=1e-12)
+
+
+def test_algorithm1_with_pgd_on_the_candidate_game(setup):
+    """The deep-net loop: candidates from attacks, the exact LP on them, and Alg. 1 with a
+    PGD oracle; both give weights on the simplex and report their certificates."""
+    models, x, y = setup
+    losses = candidate_losses(models, x, y, _attacks())
+    game = advgame.Game(losses)
+    lp = advgame.solve(game)
+    assert lp.status == "optimal" and lp.gap <= 1e-9
+    oracle = attack_oracle(models, x, y, PGD(eps=0.08, steps=4, restarts=1, random_start=False))
+    res = advgame.solve(game, method="oracle", steps=8, oracle=oracle)
+    assert oracle.calls == 8 and len(res.history) == 8
+    w = res.weights.double()
+    assert float(w.min()) >= 0 and float(w.sum()) == pytest.approx(1.0, abs=1e-6)
+    # the oracle's value never exceeds 1 (0/1 loss) and its certificate is consistent
+    assert 0.0 <= res.lower_bound <= res.value <= 1.0
+    assert res.info["game_risk"] == pytest.approx(game.risk(res.weights), abs=1e-12)

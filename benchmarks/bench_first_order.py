@@ -1,0 +1,128 @@
+"""First-order solvers benchmark (first-order issue).
+
+On MNE21's synthetic instance (N=1000, m=1000, L=10, 0/1 loss; eps=2 and 3 by
+default), in one run:
+
+* iterations and time for MNE21 Algorithm 1 (paper's step size for the given budget of
+  steps) and for the entropic FISTA to reach a certified duality gap <= 1e-3 and
+  <= 1e-4, against the exact LP's time;
+* per-iteration time as a ratio to one ``game.risk`` evaluation (median of 7);
+* torch CPU (float64 and float32) against numpy per iteration;
+* a GPU line only where CUDA is available.
+
+Run: ``python benchmarks/bench_first_order.py`` (about 3 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+import advgame
+from advgame.synthetic import make_instance
+
+
+def median_time(fn, repeat=7):
+    ts = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def per_iteration(game, method, steps=40, **opts):
+    """Seconds per iteration from a fixed-steps run (median of 3 runs)."""
+    ts = []
+    for _ in range(3):
+        r = advgame.solve(game, method=method, steps=steps, **opts)
+        ts.append(r.time / max(1, r.nit))
+    return statistics.median(ts)
+
+
+def to_target(game, method, target, **opts):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        r = advgame.solve(game, method=method, tol=target, **opts)
+    return r
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--eps", type=float, nargs="+", default=[2.0, 3.0])
+    p.add_argument("--oracle-steps", type=int, default=20000)
+    p.add_argument("--entropic-steps", type=int, default=3000)
+    p.add_argument("--json")
+    args = p.parse_args()
+    out = {"eps": {}}
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    for eps in args.eps:
+        game = make_instance(eps, seed=0).game
+        N, m, L = game.shape
+        lam = np.full(L, 1.0 / L)
+        floor = median_time(lambda: game.risk(lam))
+        t = time.perf_counter()
+        lp = advgame.solve(game)
+        t_lp = time.perf_counter() - t
+        R_star = lp.value
+        print(f"\neps = {eps}: R* = {R_star:.6f} (LP {t_lp * 1e3:.1f} ms, gap {lp.gap:.1e}); best single "
+              f"{game.best_classifier()[1]:.4f}; one risk evaluation {floor * 1e3:.2f} ms")
+        rows = []
+        for target in (1e-3, 1e-4):
+            configs = [("oracle", dict(steps=args.oracle_steps), f"Alg. 1, T={args.oracle_steps}")]
+            a_rule = target / math.log(m)
+            for a in (1e-3, a_rule):
+                configs.append(("entropic", dict(alpha=a, steps=args.entropic_steps), f"entropic a={a:.2g}"))
+            for method, opts, label in configs:
+                r = to_target(game, method, target, **opts)
+                rows.append({"target": target, "method": label, "status": r.status, "nit": r.nit, "time": r.time,
+                             "gap": r.gap, "excess": r.value - R_star})
+        hdr = f"{'target':>7} {'method':>22} {'status':>10} {'iters':>6} {'time s':>7} {'gap':>8} {'R-R*':>8} {'x LP':>6}"
+        print(hdr)
+        print("-" * len(hdr))
+        for r in rows:
+            print(f"{r['target']:7.0e} {r['method']:>22} {r['status']:>10} {r['nit']:6d} {r['time']:7.2f} "
+                  f"{r['gap']:8.1e} {r['excess']:8.1e} {r['time'] / t_lp:6.0f}")
+
+        it = {}
+        it["oracle numpy"] = per_iteration(game, "oracle")
+        it["entropic numpy"] = per_iteration(game, "entropic", alpha=1e-3)
+        if torch is not None:
+            for dt in (torch.float64, torch.float32):
+                gt = game.to_torch(dtype=dt)
+                name = str(dt).replace("torch.", "")
+                lam_t = torch.full((L,), 1.0 / L, dtype=dt)
+                it[f"risk torch {name}"] = median_time(lambda: gt.risk(lam_t))
+                it[f"oracle torch {name}"] = per_iteration(gt, "oracle")
+                it[f"entropic torch {name}"] = per_iteration(gt, "entropic", alpha=1e-3)
+        print(f"{'per iteration':>24} {'ms':>7} {'x risk':>7} {'x numpy':>8}")
+        for k, v in it.items():
+            if k.startswith("risk"):
+                continue
+            method = k.split()[0]
+            base = it[f"{method} numpy"]
+            ref = floor if "numpy" in k else it["risk torch " + k.split()[-1]]
+            print(f"{k:>24} {v * 1e3:7.2f} {v / ref:7.2f} {v / base:8.2f}")
+        print("(x risk: against one risk evaluation of the same library and dtype)")
+        out["eps"][str(eps)] = {"R_star": R_star, "lp_time": t_lp, "risk_time": floor, "to_target": rows,
+                                "per_iteration": it}
+    if torch is not None and torch.cuda.is_available():
+        print("\nCUDA available: see benchmarks/README.md for the GPU protocol")
+    else:
+        print("\nno GPU on this machine: GPU timings not measured")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
