@@ -58,6 +58,9 @@ def save_atomic(fig, path: Path) -> None:
     os.close(fd)
     try:
         fig.savefig(tmp, format=path.suffix[1:], bbox_inches="tight", dpi=150)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
