@@ -57,7 +57,8 @@ def save_atomic(fig, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
-        fig.savefig(tmp, format=path.suffix[1:], bbox_inches="tight", dpi=150)
+        meta = {"CreationDate": None} if path.suffix == ".pdf" else {}  # re-runs give identical files
+        fig.savefig(tmp, format=path.suffix[1:], bbox_inches="tight", dpi=150, metadata=meta)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual mode
