@@ -25,13 +25,12 @@ Writes rm20_figure1.png and rm20_figure1.pdf (default: docs/figures/), atomicall
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from advgame.plot import save_figure
 from advgame.regularized import gaussian_world, motivating_world, plot_pushforward_1d
 
 EPS = 0.5
@@ -50,23 +49,6 @@ def shift_attack(world, labels, only_attackable):
         zones = world.attackable(labels)
         att = np.where(zones, att, idx[None, :])
     return att
-
-
-def save_atomic(fig, path: Path) -> None:
-    """Save ``fig`` to ``path`` through a temporary file in the same folder."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        meta = {"CreationDate": None} if path.suffix == ".pdf" else {}  # re-runs give identical files
-        fig.savefig(tmp, format=path.suffix[1:], bbox_inches="tight", dpi=150, metadata=meta)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def make_figure():
@@ -122,8 +104,7 @@ def main(argv=None):
     out = Path(argv[0]) if argv else Path(__file__).resolve().parents[1] / "figures"
     out.mkdir(parents=True, exist_ok=True)
     fig = make_figure()
-    for ext in ("png", "pdf"):
-        save_atomic(fig, out / f"rm20_figure1.{ext}")
+    save_figure(fig, out / "rm20_figure1")  # PNG + PDF, atomically, reproducible PDF
     import matplotlib.pyplot as plt
 
     plt.close(fig)

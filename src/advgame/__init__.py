@@ -10,7 +10,7 @@ Pinot et al. 2020, "Randomization matters").
 ``advgame.torch`` and plots in ``advgame.plot``.
 """
 
-from . import bounds, construct, examples, synthetic  # noqa: F401  (numpy/scipy only)
+from . import bounds, construct, examples, regularized, synthetic  # noqa: F401  (numpy/scipy only)
 from .game import Game
 from .result import Result
 from .solvers import solve
@@ -19,4 +19,4 @@ from .solvers.simplex import proj_simplex
 __version__ = "0.1.0"
 
 __all__ = ["Game", "Result", "solve", "proj_simplex", "examples", "synthetic", "bounds", "construct",
-           "__version__"]
+           "regularized", "__version__"]

@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
+from ._io import atomic_path
 from .bounds import optimal_adversarial_risk
 from .game import Game
 from .solvers import solve
@@ -228,13 +226,5 @@ def format_table(res) -> str:
 def write_json(res, path) -> None:
     """Write the JSON-ready part of ``res`` atomically."""
     data = {k: v for k, v in res.items() if not k.startswith("_")}
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        json.dump(data, f, indent=1)

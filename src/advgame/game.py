@@ -30,12 +30,11 @@ this layout is 3-5x faster than ``(N, m, L)``).  ``game.losses`` returns an
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ._io import atomic_path
 from .backend import get_backend, is_torch
 
 __all__ = ["Game"]
@@ -391,18 +390,21 @@ class Game:
         )
 
     # --------------------------------------------------------- input checking
+    def _convert(self, x, name):
+        """``x`` in the game's library, device and dtype (a numpy game refuses tensors)."""
+        nx, F = self._nx, self._F
+        if nx.name == "numpy":
+            if is_torch(x):
+                raise TypeError(f"{name} is a torch tensor but the game holds numpy arrays")
+            return np.asarray(x, dtype=F.dtype)
+        if is_torch(x):
+            return x.detach().to(device=F.device, dtype=F.dtype)
+        return nx.asarray(np.asarray(x, dtype=np.float64), type_as=F)
+
     def _as_weights(self, weights, name="weights"):
         """Validate defender weights: shape (L,), finite, on the simplex."""
         nx, F = self._nx, self._F
-        if nx.name == "numpy":
-            if is_torch(weights):
-                raise TypeError(f"{name} is a torch tensor but the game holds numpy arrays")
-            lam = np.asarray(weights, dtype=F.dtype)
-        else:
-            if is_torch(weights):
-                lam = weights.detach().to(device=F.device, dtype=F.dtype)
-            else:
-                lam = nx.asarray(np.asarray(weights, dtype=np.float64), type_as=F)
+        lam = self._convert(weights, name)
         if tuple(lam.shape) != (self._L,):
             raise ValueError(
                 f"{name} must have shape (L,) = ({self._L},), one weight per classifier; got {tuple(lam.shape)}"
@@ -422,15 +424,7 @@ class Game:
     def _as_adversary(self, adversary, name="adversary"):
         """Validate an adversary strategy: (N, m), rows are distributions over valid attacks."""
         nx, F = self._nx, self._F
-        if nx.name == "numpy":
-            if is_torch(adversary):
-                raise TypeError(f"{name} is a torch tensor but the game holds numpy arrays")
-            Q = np.asarray(adversary, dtype=F.dtype)
-        else:
-            if is_torch(adversary):
-                Q = adversary.detach().to(device=F.device, dtype=F.dtype)
-            else:
-                Q = nx.asarray(np.asarray(adversary, dtype=np.float64), type_as=F)
+        Q = self._convert(adversary, name)
         if tuple(Q.shape) != (self._N, self._m):
             raise ValueError(
                 f"{name} must have shape (N, m) = {(self._N, self._m)}: one distribution over "
@@ -612,16 +606,8 @@ class Game:
             "sample_weights": np.zeros(0) if g._raw_weights is None else np.asarray(g._raw_weights, dtype=np.float64),
             "bound": np.array(self.bound),
         }
-        directory = path.parent if str(path.parent) else Path(".")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                (np.savez_compressed if compress else np.savez)(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            (np.savez_compressed if compress else np.savez)(f, **arrays)
 
     @classmethod
     def load(cls, path) -> "Game":

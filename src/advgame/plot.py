@@ -7,11 +7,11 @@ Every function takes ``ax=None`` (a new figure when None) and returns the axes.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ._io import atomic_path
 __all__ = ["plot_mixture", "plot_convergence", "plot_risk_vs_eps", "save_figure"]
 
 
@@ -135,14 +135,8 @@ def save_figure(fig, path_stem) -> list:
     written = []
     for ext in ("png", "pdf"):
         target = stem.with_suffix("." + ext)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix="." + ext, dir=target.parent)
-        os.close(fd)
-        try:
-            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_path(target, suffix="." + ext) as tmp:
+            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight",
+                        metadata={"CreationDate": None} if ext == "pdf" else None)
         written.append(str(target))
     return written

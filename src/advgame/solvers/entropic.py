@@ -197,6 +197,7 @@ def solve_entropic(game, alpha=None, steps: int = 500, tol=None, distributed: bo
         scores at temperature ``alpha``) with the highest :math:`D(Q)` met;
         ``history``: :math:`R(\lambda_k)` per step; ``info["regularized_value"]``:
         :math:`F_\alpha(\text{weights})`; ``info["regularized_history"]``,
+        ``info["gap_history"]`` (certified gap at each gradient evaluation),
         ``info["lipschitz"]`` (final estimate), ``info["bias_bound"]``
         (:math:`\alpha\log m`).
 
@@ -229,7 +230,7 @@ def solve_entropic(game, alpha=None, steps: int = 500, tol=None, distributed: bo
     t = 1.0
     best_R, best_x, best_f = Rx, x, fx
     best_D, best_y = -math.inf, x
-    history, reg_history = [Rx], [fx]
+    history, reg_history, gap_history = [Rx], [fx], []
     timed_out = False
     nit = 0
     gap = math.inf
@@ -239,6 +240,7 @@ def solve_entropic(game, alpha=None, steps: int = 500, tol=None, distributed: bo
         if D > best_D:
             best_D, best_y = D, y
         gap = best_R - best_D
+        gap_history.append(gap)
         if tol is not None and gap <= tol:
             break
         if time_limit is not None and time.perf_counter() - t0 > time_limit:
@@ -287,6 +289,7 @@ def solve_entropic(game, alpha=None, steps: int = 500, tol=None, distributed: bo
         "alpha": alpha,
         "regularized_value": best_f,
         "regularized_history": reg_history,
+        "gap_history": gap_history,
         "lipschitz": Lk,
         "lipschitz_cap": cap,
         "bias_bound": bias,

@@ -104,6 +104,7 @@ def solve_oracle(game, steps: int = 1000, oracle=None, tol=None, step_size=None,
     base = nx.arange(N, like=F) * m if oracle is None else None
     best_val, best_lam = math.inf, lam
     history = []
+    gap_history = []
     best_gap = math.inf
     timed_out = False
     nit = 0
@@ -124,6 +125,7 @@ def solve_oracle(game, steps: int = 1000, oracle=None, tol=None, step_size=None,
         sum_g = sum_g + g
         lower = nx.scalar(nx.min(sum_g)) / t
         best_gap = best_val - lower
+        gap_history.append(best_gap)
         if tol is not None and best_gap <= tol:
             break
         if time_limit is not None and time.perf_counter() - t0 > time_limit:
@@ -137,6 +139,7 @@ def solve_oracle(game, steps: int = 1000, oracle=None, tol=None, step_size=None,
         "step_size": eta,
         "bound": 2 * delta + 2 * M * math.sqrt(L) / math.sqrt(T),
         "bound_run": 2 * delta + (1 - 1 / L) / (2 * eta * nit) + eta * M * M * L / 2,
+        "gap_history": gap_history,
         "oracle": "exact best response" if oracle is None else getattr(oracle, "__name__", type(oracle).__name__),
     }
     if oracle is None:
