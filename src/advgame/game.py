@@ -147,12 +147,13 @@ class Game:
             self._neg = None
             self._m_valid = None
 
-        if not nx.all_finite(F):
+        # min and max propagate NaN and show inf: no separate finiteness pass
+        lo = nx.scalar(nx.min(F))
+        hi = nx.scalar(nx.max(F))
+        if not (math.isfinite(lo) and math.isfinite(hi)):
             raise ValueError(
                 f"losses must be finite; found NaN or inf at index {self._bad_index(F, 'finite')}"
             )
-        lo = nx.scalar(nx.min(F))
-        hi = nx.scalar(nx.max(F))
         if lo < 0:
             raise ValueError(
                 f"losses must lie in [0, M]; found {lo:.6g} < 0 at index {self._bad_index(F, 'neg')}"
@@ -176,6 +177,7 @@ class Game:
         self._N, self._m, self._L = N, m, L
         self._raw_weights, self._w, self._wsum = self._check_sample_weights(sample_weights, N, F)
         self._binary = None
+        self._hi = hi  # the largest valid loss
 
     # ------------------------------------------------------------------ checks
     def _check_dtype(self, losses):
@@ -369,14 +371,13 @@ class Game:
         Computed once and cached; the LP uses it to bit-pack rows.
         """
         if self._binary is None:
-            nx, F = self._nx, self._F
-            hi = nx.scalar(nx.max(F))
+            nx, F, hi = self._nx, self._F, self._hi
             if hi == 0:
                 self._binary = True
             elif nx.name == "numpy":
-                n_zero = F.size - np.count_nonzero(F)
+                # binary iff the entries equal to 0 and to hi cover the tensor
                 n_hi = np.count_nonzero(F == hi)
-                self._binary = (n_zero + n_hi) == F.size
+                self._binary = n_hi + np.count_nonzero(F == 0) == F.size
             else:
                 self._binary = bool(((F == 0) | (F == hi)).all())
         return self._binary

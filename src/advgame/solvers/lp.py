@@ -93,10 +93,13 @@ def _prune_codes(game):
     L, N, m = F.shape
     if L > 62:
         raise ValueError(f"bit-packing needs at most 62 classifiers; got L={L}")
-    hi = float(F.max())
+    hi = float(game._hi)
     scale = 1.0 if hi == 0 else hi
     pw = np.ldexp(1.0, np.arange(L)) / scale
-    keys = np.rint(pw @ F.reshape(L, -1)).astype(np.int64).reshape(N, m)
+    codes = pw @ F.reshape(L, -1)
+    if scale != 2.0 ** np.round(np.log2(scale)):  # 2^k / hi * hi is exact for powers of two only
+        np.rint(codes, out=codes)
+    keys = codes.astype(np.int64).reshape(N, m)
     keys |= (np.arange(N, dtype=np.int64) << L)[:, None]  # (sample, code) as one integer
     keys = keys.reshape(-1)
     jflat = None
