@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from scipy.sparse.csgraph import maximum_bipartite_matching, maximum_flow
 from scipy.spatial.distance import cdist
 
-from advgame.bounds import conflict_graph, optimal_adversarial_risk, parse_norm
+from advgame.bounds import optimal_adversarial_risk, parse_norm
 from advgame.synthetic import LinearClassifier, make_gaussians, random_linear_classifiers
 
 METRIC = {1: "cityblock", 2: "euclidean", np.inf: "chebyshev"}
