@@ -35,6 +35,8 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 from scipy.spatial.distance import cdist
 
+from ._checks import nonneg_real
+
 __all__ = ["OptimalRisk", "optimal_adversarial_risk", "conflict_graph", "parse_norm"]
 
 _METHODS = ("ot", "flow")
@@ -95,12 +97,7 @@ def _as_points(X, name="X") -> np.ndarray:
 
 
 def _as_eps(eps) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
-        raise TypeError(f"eps must be a non-negative real number; got {eps!r}")
-    eps = float(eps)
-    if not math.isfinite(eps) or eps < 0:
-        raise ValueError(f"eps must be a non-negative finite number; got {eps!r}")
-    return eps
+    return nonneg_real("eps", eps)
 
 
 def _binary_labels(y, N) -> tuple[np.ndarray, np.ndarray]:

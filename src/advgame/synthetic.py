@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._checks import nonneg_real
 from .backend import is_torch
 from .bounds import OptimalRisk, optimal_adversarial_risk, parse_norm
 
@@ -52,15 +53,6 @@ def _positive_int(name, v) -> int:
     if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
         raise ValueError(f"{name} must be a positive integer; got {v!r}")
     return int(v)
-
-
-def _nonneg_real(name, v) -> float:
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {v!r}")
-    v = float(v)
-    if not math.isfinite(v) or v < 0:
-        raise ValueError(f"{name} must be a non-negative finite number; got {v!r}")
-    return v
 
 
 def _points(X, name="X") -> np.ndarray:
@@ -120,7 +112,7 @@ def make_gaussians(n_samples: int = 1000, seed=None, *, shift: float = 3.0, dim:
     """
     n = _positive_int("n_samples", n_samples)
     d = _positive_int("dim", dim)
-    s = _nonneg_real("shift", shift)
+    s = nonneg_real("shift", shift)
     rng = _rng(seed)
     y = np.where(rng.random(n) < 0.5, -1, 1).astype(np.int64)
     X = rng.standard_normal((n, d))
@@ -221,7 +213,7 @@ class LinearClassifier:
         """
         X = _points(X)
         y = _pm1_labels(y, X.shape[0])
-        eps = _nonneg_real("eps", eps)
+        eps = nonneg_real("eps", eps)
         q = _dual_exponent(parse_norm(norm))
         reach = eps * float(np.linalg.norm(self.w, ord=q))
         f = np.asarray(self(X.astype(np.float64)))
@@ -290,9 +282,9 @@ def random_linear_classifiers(X, y, n_classifiers: int = 10, max_risk: float = 0
     y = _pm1_labels(y, X.shape[0])
     L = _positive_int("n_classifiers", n_classifiers)
     tries = _positive_int("max_tries", max_tries)
-    cap = _nonneg_real("max_risk", max_risk)
-    sw = _nonneg_real("w_scale", w_scale)
-    sb = _nonneg_real("b_scale", b_scale)
+    cap = nonneg_real("max_risk", max_risk)
+    sw = nonneg_real("w_scale", w_scale)
+    sb = nonneg_real("b_scale", b_scale)
     rng = _rng(seed)
     Xf = X.astype(np.float64)
     d = X.shape[1]
@@ -378,7 +370,7 @@ def sample_attacks(X, eps, n_attacks: int = 1000, norm=2, seed=None, *, include_
         ``N * m * d`` numbers: sample in chunks of points for large problems.
     """
     X = _points(X)
-    eps = _nonneg_real("eps", eps)
+    eps = nonneg_real("eps", eps)
     m = _positive_int("n_attacks", n_attacks)
     p = parse_norm(norm)
     if p not in (1.0, 2.0) and not math.isinf(p):

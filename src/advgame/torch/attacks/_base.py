@@ -29,6 +29,7 @@ import numbers
 
 import torch
 
+from ..._checks import nonneg_real
 from ..mixture import Mixture, _check_labels, as_mixture
 
 __all__ = ["Attack"]
@@ -45,14 +46,7 @@ def _check_norm(norm, allowed=NORMS):
 
 
 def _check_nonneg(name, value, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a non-negative real number; got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a non-negative finite number; got {value}")
-    return value
+    return nonneg_real(name, value, allow_none)
 
 
 def _check_positive(name, value, allow_none=False):
