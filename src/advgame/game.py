@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import atomic_path
+from ._io import atomic_path, read_npz
 from .backend import get_backend, is_torch
 
 __all__ = ["Game"]
@@ -560,6 +560,11 @@ class Game:
         k = self._nx.argmin(r)
         return k, self._nx.scalar(r[k])
 
+    # ------------------------------------------------------------ solver view
+    def view(self) -> "GameView":
+        """The read-only view solvers work on (the solver contract, see :class:`GameView`)."""
+        return GameView(self)
+
     # ------------------------------------------------------------- conversion
     def to_numpy(self) -> "Game":
         """The same game on numpy arrays (self when it already is)."""
@@ -613,24 +618,108 @@ class Game:
     @classmethod
     def load(cls, path) -> "Game":
         """Read a game written by :meth:`save` (numpy arrays; never unpickles)."""
+        data = read_npz(path, required={"losses", "mask", "sample_weights", "bound"},
+                        what="an advgame game file")
+        version = int(data["format_version"]) if "format_version" in data else 1
+        if version > _FORMAT_VERSION:
+            raise ValueError(f"{path} has format version {version}; this advgame reads up to {_FORMAT_VERSION}")
+        losses, mask, sw = data["losses"], data["mask"], data["sample_weights"]
         try:
-            data = np.load(path, allow_pickle=False)
-        except ValueError as e:
-            raise ValueError(f"{path} is not an advgame .npz file: {e}") from None
-        with data:
-            missing = {"losses", "mask", "sample_weights", "bound"} - set(data.files)
-            if missing:
-                raise ValueError(f"{path} is not an advgame game file: missing {sorted(missing)}")
-            version = int(data["format_version"]) if "format_version" in data.files else 1
-            if version > _FORMAT_VERSION:
-                raise ValueError(f"{path} has format version {version}; this advgame reads up to {_FORMAT_VERSION}")
-            losses = data["losses"]
-            mask = data["mask"]
-            sw = data["sample_weights"]
             bound = float(data["bound"])
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}: 'bound' must be a number; got {data['bound']!r}") from None
         return cls(
             losses,
             mask=None if mask.size == 0 else mask,
             sample_weights=None if sw.size == 0 else sw,
             bound=bound,
         )
+
+
+class GameView:
+    r"""What a solver may read from a :class:`Game`: the solver contract.
+
+    Solvers (``advgame.solvers``, ``advgame.torch.MixtureSolver``) use this view and
+    nothing else of a game; it exposes the working data read-only and the few
+    evaluations every solver needs.  Arrays are the game's own (no copy): never write
+    into them.
+
+    Attributes
+    ----------
+    nx : backend
+        The array library's backend (:func:`advgame.backend.get_backend`).
+    losses : array (L, N, m)
+        The working tensor in the compute dtype; masked entries hold 0.
+    sample_weights : array (N,)
+        Normalized sample weights :math:`w` (sum to one), compute dtype.
+    weight_total : float
+        The total of the relative sample weights given (N for uniform weights); what
+        data-parallel solvers need to combine shards.
+    mask : array (N, m) of bool or None
+        Valid attacks (None: all valid).
+    neg : array (N, m) or None
+        0 on valid attacks, ``-inf`` on masked ones (added to scores).
+    n_valid : array (N,) or None
+        Number of valid attacks per sample (None: all ``m``).
+    bound : float
+        The loss bound :math:`M`.
+    max_loss : float
+        The largest valid loss.
+    shape : tuple
+        ``(N, m, L)``.
+    """
+
+    __slots__ = ("_game",)
+
+    def __init__(self, game):
+        object.__setattr__(self, "_game", game)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("GameView is read-only")
+
+    # data
+    nx = property(lambda self: self._game._nx)
+    losses = property(lambda self: self._game._F)
+    sample_weights = property(lambda self: self._game._w)
+    weight_total = property(lambda self: float(self._game._wsum))
+    mask = property(lambda self: self._game._mask)
+    neg = property(lambda self: self._game._neg)
+    n_valid = property(lambda self: self._game._m_valid)
+    bound = property(lambda self: self._game.bound)
+    max_loss = property(lambda self: float(self._game._hi))
+    shape = property(lambda self: self._game.shape)
+    is_binary = property(lambda self: self._game.is_binary)
+    dtype = property(lambda self: self._game._F.dtype)
+    game = property(lambda self: self._game)
+
+    # evaluations (no input checks: the caller validated once at the entry)
+    def scores(self, weights):
+        """``(N, m)`` expected loss of the mixture on every attack, ``-inf`` on masked ones."""
+        return self._game._scores(weights)
+
+    def risk_and_best_response(self, weights):
+        """``(R(weights), per-sample max (N,), per-sample argmax (N,))``."""
+        return self._game._risk_and_br(weights)
+
+    def classifier_losses(self, adversary):
+        """``(L,)`` each classifier's expected loss under an ``(N, m)`` adversary."""
+        return self._game._classifier_losses(adversary)
+
+    def one_hot(self, attacks):
+        """``(N, m)`` pure adversary playing ``attacks[i]`` on sample ``i``."""
+        return self._game._one_hot(attacks)
+
+    def rows(self, samples, attacks):
+        """``(R, L)`` float64 numpy loss rows ``losses[samples[r], attacks[r], :]``."""
+        F = self._game._F
+        nx = self._game._nx
+        return np.ascontiguousarray(nx.to_numpy(F[:, samples, attacks]).T, dtype=np.float64)
+
+    def check_weights(self, weights, name="weights"):
+        """Validate defender weights once (shape (L,), finite, on the simplex); returns them
+        in the game's library, device and dtype."""
+        return self._game._as_weights(weights, name)
+
+    def to_numpy(self) -> "GameView":
+        """The view of the same game on numpy arrays."""
+        return self._game.to_numpy().view()
