@@ -12,11 +12,11 @@ Pinot et al. 2020, "Randomization matters").
 
 from . import bounds, construct, examples, regularized, synthetic  # noqa: F401  (numpy/scipy only)
 from .game import Game
-from .result import Result
+from .result import Result, SolverWarning
 from .solvers import solve
 from .solvers.simplex import proj_simplex
 
 __version__ = "0.1.0"
 
-__all__ = ["Game", "Result", "solve", "proj_simplex", "examples", "synthetic", "bounds", "construct",
+__all__ = ["Game", "Result", "SolverWarning", "solve", "proj_simplex", "examples", "synthetic", "bounds", "construct",
            "regularized", "__version__"]

@@ -22,6 +22,7 @@ import numpy as np
 
 __all__ = [
     "Result",
+    "SolverWarning",
     "OPTIMAL",
     "OPTIMAL_INACCURATE",
     "MAX_STEPS",
@@ -47,6 +48,14 @@ TIME_LIMIT = "time_limit"
 #: The underlying LP solver failed; ``message`` holds its words and a warning is
 #: emitted.
 SOLVER_ERROR = "solver_error"
+
+class SolverWarning(RuntimeWarning):
+    """A solver stopped without meeting its tolerance (or its LP engine struggled).
+
+    Emitted with the result's ``status`` and ``message``; filter it like any warning,
+    e.g. ``warnings.simplefilter("ignore", advgame.SolverWarning)``.
+    """
+
 
 STATUSES = (OPTIMAL, OPTIMAL_INACCURATE, MAX_STEPS, STEPS_COMPLETED, TIME_LIMIT, SOLVER_ERROR)
 

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from ..result import MAX_STEPS, OPTIMAL, STEPS_COMPLETED, TIME_LIMIT
+from ..result import MAX_STEPS, OPTIMAL, STEPS_COMPLETED, TIME_LIMIT, SolverWarning
 
 __all__ = ["check_positive_int", "check_positive_float", "SampleSum", "final_status"]
 
@@ -92,5 +92,5 @@ def final_status(method, tol, gap, timed_out, nit, steps):
                                   f"{gap:.3e}; raise steps (or alpha's accuracy) or loosen tol")
     else:
         return STEPS_COMPLETED, f"ran {nit} steps; certified duality gap {gap:.3e}"
-    warnings.warn(f"solve(method={method!r}): {status}: {msg}", RuntimeWarning, stacklevel=4)
+    warnings.warn(f"solve(method={method!r}): {status}: {msg}", SolverWarning, stacklevel=4)
     return status, msg

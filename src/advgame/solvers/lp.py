@@ -47,7 +47,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from ..result import OPTIMAL, OPTIMAL_INACCURATE, SOLVER_ERROR, TIME_LIMIT, Result
+from ..result import OPTIMAL, OPTIMAL_INACCURATE, SOLVER_ERROR, TIME_LIMIT, Result, SolverWarning
 
 __all__ = ["solve_lp", "prune_binary_rows"]
 
@@ -393,7 +393,7 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_rounds=100,
         message = (f"the LP solver stopped but the certified duality gap {gap:.3e} exceeds tol={tol:.1e} "
                    "(numerical trouble); the weights are within that gap of optimal")
     if status != OPTIMAL:
-        warnings.warn(f"solve(method='lp'): {status}: {message}", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"solve(method='lp'): {status}: {message}", SolverWarning, stacklevel=3)
 
     weights_out, Q_out, losses_out = lam, Q, adv_losses
     if game.backend == "torch":
