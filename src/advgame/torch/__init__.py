@@ -3,6 +3,8 @@ and the bridge to the solvers.
 
 ``import advgame`` never imports torch; ``import advgame.torch`` does.
 
+- :func:`eval_mode`: a context that puts modules in eval mode and restores each
+  module's own flag (every scoring function uses it).
 - :class:`Mixture`: L members with weights on the simplex, exact expected
   probabilities and accuracy, sampling as a deployed randomized classifier.
 - :mod:`advgame.torch.attacks`: PGD (Linf/L2, expected logits or loss), C&W L2 with
@@ -20,10 +22,12 @@ from .attacks import APGD, ARC, ARCL2, CW, PGD, PGDL2, Attack
 from .candidates import AttackOracle, attack_oracle, candidate_losses, member_losses
 from .evaluate import ATTACK_NAMES, EvaluationReport, default_attacks, evaluate, evaluate_loader
 from .mixture import Mixture, as_mixture
+from .modes import eval_mode
 
 __all__ = [
     "Mixture",
     "as_mixture",
+    "eval_mode",
     "attacks",
     "models",
     "Attack",
