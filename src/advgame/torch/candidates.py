@@ -123,6 +123,9 @@ def candidate_losses(
 ):
     r"""The ``(N, m, L)`` loss tensor of a candidate game, built on the device.
 
+    Every member is scored and attacked in eval mode
+    (:func:`advgame.torch.eval_mode`), each member's own flags restored afterwards.
+
     Candidates of sample :math:`i`, in order: the clean point; then, for each
     attack, its output against member 1, ..., member L (each attacked alone) and
     against the mixture with ``weights``.  So :math:`m = 1 + A (L + 1)` for ``A``
@@ -207,7 +210,8 @@ class AttackOracle:
     r"""An approximate best-response oracle for MNE21, Alg. 1: ``oracle(weights) -> (L,)``.
 
     Calling it attacks the mixture of ``models`` with ``weights`` on the stored
-    samples and returns each member's mean loss on the attack's points,
+    samples and returns each member's mean loss on the attack's points (members in
+    eval mode during the call, their own flags restored afterwards),
 
     .. math:: g_k(\lambda) = \frac1N \sum_i \ell\bigl(h_k(\tilde x_i(\lambda)), y_i\bigr),
 

@@ -269,9 +269,11 @@ def evaluate(mixture, x, y, eps, norm="linf", attacks="all", *, batch_size=None,
     x : torch.Tensor, shape (N, ...)
         Clean inputs in ``bounds`` (moved batch by batch to the mixture's device).
     y : torch.Tensor of int, shape (N,)
+        Class labels in ``[0, C)``.
     eps : float
         Radius of the threat model's ball (for C&W: the rejection threshold).
     norm : {"linf", "l2"}
+        Also accepted: ``inf`` and ``2``.
     attacks : "all", list of names, dict of str to Attack, or list of Attack
         ``"all"``: :data:`ATTACK_NAMES` ``[norm]`` with :func:`default_attacks`
         settings (``apgd-dlr`` is skipped, and said so, for fewer than 3 classes).
@@ -295,6 +297,21 @@ def evaluate(mixture, x, y, eps, norm="linf", attacks="all", *, batch_size=None,
         A dict ``{"natural": ..., <attack>: ..., "worst": ...}`` of exact expected
         accuracies in [0, 1]; ``.per_example`` holds the ``(N,)`` vectors,
         ``print(report)`` shows a table.
+
+    Raises
+    ------
+    ValueError
+        A label lies outside ``[0, C)``, an argument is out of range, or (with
+        ``check``) an attack left the threat model.
+    TypeError
+        ``x`` is not a floating tensor, or an argument has the wrong type.
+
+    Notes
+    -----
+    Every member is scored in eval mode (:func:`advgame.torch.eval_mode`: BatchNorm
+    with its running statistics, no dropout), and each module's own ``training`` flag
+    is restored afterwards, also when an error is raised; so a seeded evaluation gives
+    the same report whatever mode the mixture was left in.
 
     References
     ----------
