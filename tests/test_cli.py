@@ -95,6 +95,7 @@ def test_cli_arguments_are_checked(capsys, argv, words):
         pytest.param("34", marks=pytest.mark.xfail(strict=True, reason="issue 9 section 1: LP packing for L >= 54")),
     ],
 )
+@pytest.mark.slow
 def test_gaussians_never_prints_a_risk_below_its_bound_issue9(tmp_path, capsys, seed):
     # issue 9, section 1: `advgame gaussians --classifiers 56 --n 2 --eps 1 2` printed a
     # randomized risk of 0.0 below its own "any clf >=" bound of 0.5

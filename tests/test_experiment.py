@@ -202,3 +202,20 @@ def test_make_instance_checks_and_norm_names():
         make_instance(-1.0, n_samples=40)
     with pytest.raises(ValueError, match="norm"):
         make_instance(1.0, n_samples=40, norm=3)
+
+
+def test_alphas_is_a_deprecated_alias_of_temperatures():
+    args = dict(eps=[3.0], n_samples=40, n_classifiers=3, n_attacks=10, seed=2, oracle_steps=5, entropic_steps=5)
+    new = run_gaussians(temperatures=(0.05,), **args)
+    with pytest.warns(DeprecationWarning, match="alphas is deprecated; use temperatures"):
+        old = run_gaussians(alphas=(0.05,), **args)
+    assert set(new["convergence"]["entropic"]) == {"0.05"}
+    assert old["convergence"]["entropic"]["0.05"]["history"] == new["convergence"]["entropic"]["0.05"]["history"]
+    from advgame.experiments.mne21 import convergence_histories
+
+    game = new["_objects"]["games"][3.0][0]
+    with pytest.warns(DeprecationWarning, match="alphas"):
+        h = convergence_histories(game, alphas=(0.05,), oracle_steps=3, entropic_steps=3)
+    assert set(h["entropic"]) == {0.05}
+    with pytest.raises(ValueError, match="temperatures"):
+        convergence_histories(game, temperatures=(0.0,))

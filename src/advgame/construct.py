@@ -154,7 +154,7 @@ def loss_tensor(classifiers, X, y, attacks=None, loss="01", batch_size=None, *, 
         Labels (see above).
     attacks : array_like or torch.Tensor, shape (N, m, d), optional
         Candidate attacks of each sample, e.g. from
-        :func:`advgame.synthetic.sample_attacks`.  Default: ``X[:, None, :]``
+        :func:`advgame.experiments.mne21_data.sample_attacks`.  Default: ``X[:, None, :]``
         (m = 1, the clean game).  Must come from the same library as ``X``.
     loss : {"01", "sigmoid"} or callable, default "01"
     batch_size : int, optional
@@ -186,7 +186,7 @@ def loss_tensor(classifiers, X, y, attacks=None, loss="01", batch_size=None, *, 
     Examples
     --------
     >>> import numpy as np
-    >>> from advgame.synthetic import LinearClassifier
+    >>> from advgame.experiments.mne21_data import LinearClassifier
     >>> X = np.array([[0.0, 0.0], [2.0, 0.0]]); y = np.array([-1, 1])
     >>> attacks = X[:, None, :] + np.array([[0.0, 0.0], [1.5, 0.0], [-1.5, 0.0]])
     >>> loss_tensor([LinearClassifier([1.0, 0.0], -1.0)], X, y, attacks)[..., 0]

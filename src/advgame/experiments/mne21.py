@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -250,18 +251,31 @@ def out_of_sample_risk(weights, classifiers, eps, n_samples=1000, n_attacks=1000
     return {"randomized": game.risk(weights), "per_classifier": game.classifier_risks(), "game": game}
 
 
-def convergence_histories(game, alphas=(0.1, 0.01, 0.001), oracle_steps=2000, entropic_steps=300):
+def convergence_histories(game, temperatures=(0.1, 0.01, 0.001), oracle_steps=2000, entropic_steps=300, *,
+                          alphas=None):
     """Histories :math:`R(\\lambda_t)` of MNE21 Algorithm 1 and of the entropic method
-    (MNE21 Eq. 7) for each temperature in ``alphas``.
+    (MNE21 Eq. 7) for each temperature in ``temperatures``.
 
-    Returns a dict ``{"oracle": Result, "entropic": {alpha: Result}}``.
+    ``alphas`` is the deprecated name of ``temperatures`` (DeprecationWarning).
+
+    Returns a dict ``{"oracle": Result, "entropic": {temperature: Result}}``.
     """
     from ..solvers import solve
 
+    temperatures = _temperatures(temperatures, alphas)
     out = {"oracle": solve(game, method="oracle", steps=oracle_steps), "entropic": {}}
-    for a in alphas:
+    for a in temperatures:
         out["entropic"][float(a)] = solve(game, method="entropic", alpha=float(a), steps=entropic_steps)
     return out
+
+
+def _temperatures(temperatures, alphas) -> tuple:
+    """``temperatures``, or the deprecated ``alphas`` when given, checked (> 0)."""
+    if alphas is not None:
+        warnings.warn("alphas is deprecated; use temperatures (the entropic temperature of MNE21 Eq. 7)",
+                      DeprecationWarning, stacklevel=3)
+        temperatures = alphas
+    return tuple(check_real("temperatures", t, lo=0, lo_open=True) for t in temperatures)
 
 
 def _check_budgets(eps) -> list:
@@ -275,8 +289,8 @@ def _check_budgets(eps) -> list:
 
 
 def run_gaussians(eps=DEFAULT_EPS, n_samples=1000, n_classifiers=10, n_attacks=1000, n_test=None, norm=2,
-                  max_risk=0.4, seed=0, convergence_eps="auto", alphas=(0.1, 0.01, 0.001), oracle_steps=2000,
-                  entropic_steps=300, progress=False):
+                  max_risk=0.4, seed=0, convergence_eps="auto", temperatures=(0.1, 0.01, 0.001),
+                  oracle_steps=2000, entropic_steps=300, progress=False, *, alphas=None):
     """Run MNE21's synthetic experiment (Sec. 5.1) for each budget in ``eps``.
 
     Parameters
@@ -297,8 +311,10 @@ def run_gaussians(eps=DEFAULT_EPS, n_samples=1000, n_classifiers=10, n_attacks=1
         Budget at which the first-order methods' convergence is recorded; ``"auto"``
         (default) takes the budget of ``eps`` where the optimal mixture gains most over
         the best single classifier in-sample (the first on ties); None skips it.
-    alphas, oracle_steps, entropic_steps
-        Settings of the convergence run (entropic temperatures, iterations).
+    temperatures, oracle_steps, entropic_steps
+        Settings of the convergence run: the entropic method's temperatures (MNE21
+        Eq. 7's alpha), the iterations of Algorithm 1 and of the entropic method.
+        ``alphas`` is the deprecated name of ``temperatures`` (DeprecationWarning).
     progress : bool
         Show a progress bar (tqdm) on standard error.
 
@@ -315,6 +331,7 @@ def run_gaussians(eps=DEFAULT_EPS, n_samples=1000, n_classifiers=10, n_attacks=1
     from ..solvers import solve
 
     eps = _check_budgets(eps)
+    temperatures = _temperatures(temperatures, alphas)
     seed = check_seed(seed)
     n_test = n_samples if n_test is None else check_int("n_test", n_test, 1)
     p = norm_exponent(norm, general=False)
@@ -371,7 +388,7 @@ def run_gaussians(eps=DEFAULT_EPS, n_samples=1000, n_classifiers=10, n_attacks=1
         else:
             ce = convergence_eps
         game, _, sol = games[ce] if ce in games else solve_at(ce)
-        hist = convergence_histories(game, alphas, oracle_steps, entropic_steps)
+        hist = convergence_histories(game, temperatures, oracle_steps, entropic_steps)
         conv = {
             "eps": ce,
             "optimal_value": float(sol.value),
