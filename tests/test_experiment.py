@@ -38,7 +38,7 @@ def test_out_of_sample_risk_is_seeded_and_consistent():
 
 def test_run_gaussians_small():
     res = run_gaussians(eps=[0.5, 3.0], n_samples=80, n_attacks=30, n_test=60, seed=3, oracle_steps=30,
-                        entropic_steps=20, alphas=(0.1,))
+                        entropic_steps=20, temperatures=(0.1,))
     for k in KEYS:
         assert len(res[k]) == 2
     for i in range(2):
