@@ -56,7 +56,7 @@ def worlds(draw, penalty=None, n_min=2, n_max=6, full_support=None, lam=None, ep
     lam_ = draw(LAMS) if lam is None else lam
     eps_ = draw(st.sampled_from([0.5, 1.0, 1.5, 2.5])) if eps is None else eps
     norm = draw(st.sampled_from([2, 2, 1, np.inf]))
-    return FiniteWorld(points, m[0], m[1], eps=eps_, penalty=pen, lam=lam_, norm=norm)
+    return FiniteWorld(points, m[0], m[1], eps=eps_, penalty=pen, penalty_strength=lam_, norm=norm)
 
 
 def labellings(n):
@@ -106,11 +106,12 @@ class TestValidation:
             (dict(mass_pos=[0.0, np.inf]), ValueError, "mass_pos must be finite"),
             (dict(eps=0.0), ValueError, r"eps must lie in \(0, inf\)"),
             (dict(eps="1"), TypeError, "eps must be a real number"),
-            (dict(lam=1.0), ValueError, r"lam must lie in \[0, 1\)"),
-            (dict(lam=-0.1), ValueError, r"lam must lie in \[0, 1\)"),
+            (dict(penalty_strength=1.0), ValueError, r"penalty_strength must lie in \[0, 1\)"),
+            (dict(penalty_strength=-0.1), ValueError, r"penalty_strength must lie in \[0, 1\)"),
             (dict(penalty="l2"), ValueError, "penalty must be one of"),
-            (dict(norm=0.5), ValueError, "norm must be >= 1"),
-            (dict(norm="fro"), TypeError, "norm must be a number"),
+            (dict(norm=0.5), ValueError, "norm must be p >= 1"),
+            (dict(norm="fro"), ValueError, "norm must be one of"),
+            (dict(norm=[2]), TypeError, "norm must be one of"),
         ],
     )
     def test_constructor_errors(self, kw, exc, match):
@@ -145,20 +146,20 @@ class TestValidation:
 
     def test_theorem_argument_errors(self):
         w = self.world()
-        with pytest.raises(ValueError, match=r"alpha must lie in \[0, 1\]"):
+        with pytest.raises(ValueError, match=r"mixture_weight must lie in \[0, 1\]"):
             w.randomization_mixture([1, -1], 1.5)
         with pytest.raises(ValueError, match="construction must be"):
             w.randomization_mixture([1, -1], 0.5, construction="boost")
         with pytest.raises(ValueError, match="delta is only used with the norm penalty"):
-            w.paper_alpha_interval(delta=0.5)
+            w.paper_mixture_weight_interval(delta=0.5)
         wn = self.world(penalty="norm")
         with pytest.raises(ValueError, match="delta in \\(0, eps\\) is required"):
-            wn.paper_alpha_interval()
+            wn.paper_mixture_weight_interval()
         with pytest.raises(ValueError, match=r"delta must lie in \(0, 1\)"):
             wn.proof_flip_set([1, -1], delta=1.0)
         with pytest.raises(ValueError, match="reading must be"):
             wn.proof_flip_set([1, -1], delta=0.5, reading="loose")
-        with pytest.raises(ValueError, match="max_iter must be a positive integer"):
+        with pytest.raises(ValueError, match=r"max_iter must lie in \[1, inf\)"):
             w.best_response_dynamics([1, -1], max_iter=0)
         with pytest.raises(ValueError, match="limit"):
             random_world(n=12, seed=0).minimax_value(limit=100)
@@ -166,7 +167,7 @@ class TestValidation:
             advgame.regularized.plot_pushforward_1d(None)
 
     def test_generators_validate_and_are_seeded(self):
-        with pytest.raises(ValueError, match="n must be a positive integer"):
+        with pytest.raises(ValueError, match=r"n must lie in \[1, inf\)"):
             random_world(n=0)
         with pytest.raises(ValueError, match=r"std must lie in \(0, inf\)"):
             gaussian_world(std=0.0)
@@ -206,7 +207,7 @@ def test_motivating_world_regularized_closed_form(lam, penalty):
     each classifier's value is 1 - 3 lam / 4 (the -1 mass at 0 and the +1 mass at the
     correctly classified end move, the other +1 mass is already misclassified), and the
     uniform mixture's is max(0, 1/2 - lam)/2 + max(1/2, 1 - lam)/2."""
-    world, labels = motivating_world(lam=lam, penalty=penalty)
+    world, labels = motivating_world(penalty_strength=lam, penalty=penalty)
     for k in range(2):
         assert world.adversary_value(labels[k]) == pytest.approx(1 - 0.75 * lam, abs=TOL)
     mix = 0.5 * max(0.0, 0.5 - lam) + 0.5 * max(0.5, 1 - lam)
@@ -233,7 +234,7 @@ def test_adversary_value_is_the_supremum_over_attacks(data, world):
     assert r <= v + TOL
     assert world.is_adversary_best_response(att, labels, w) == (r >= v - 1e-9)
     # Eq. 4 = Eq. 2 minus lam * penalty
-    assert r == pytest.approx(world.risk(labels, att, w, penalized=False) - world.lam * world.penalty_value(att))
+    assert r == pytest.approx(world.risk(labels, att, w, penalized=False) - world.penalty_strength * world.penalty_value(att))
     # the Game bridge computes the same value through advgame.Game
     game, offset = world.to_game(labels)
     assert game.risk(w) - offset == pytest.approx(v, abs=1e-9)
@@ -260,7 +261,7 @@ def test_lemma1_mass_penalty_best_response(data, world):
     assert np.array_equal(moved, zones)  # moves exactly the attackable pairs
     assert np.all(other[np.arange(2)[:, None], br][zones])  # across the labelling
     attacked = (world.masses * zones).sum()
-    assert world.adversary_value(h) == pytest.approx(world.clean_risk(h) + (1 - world.lam) * attacked, abs=TOL)
+    assert world.adversary_value(h) == pytest.approx(world.clean_risk(h) + (1 - world.penalty_strength) * attacked, abs=TOL)
 
 
 # ------------------------------------------------------------------- Lemma 2
@@ -274,7 +275,7 @@ def test_lemma2_norm_penalty_best_response(data, world):
     sup_phi R^Omega(h, phi) = R(h) + sum over attackable pairs of mass * max(0, 1 - lam d_min)."""
     h = data.draw(labellings(world.n))
     opt = world.optimal_targets(h)
-    D, lam = world.distances, world.lam
+    D, lam = world.distances, world.penalty_strength
     other = np.stack([h == 1, h == -1])
     extra = 0.0
     for y in (NEG, POS):
@@ -425,7 +426,7 @@ def test_theorem1_gaussian_world_cycles():
     """RM20's setting (two Gaussians, full support on the grid): from the Bayes classifier
     the dynamics never settle, for both penalties (Thm. 1)."""
     for penalty in PENALTIES:
-        world = gaussian_world(eps=0.5, lam=0.5, penalty=penalty, n=101, half_width=4.0)
+        world = gaussian_world(eps=0.5, penalty_strength=0.5, penalty=penalty, n=101, half_width=4.0)
         h = np.where(world.points[:, 0] > 0, 1, -1)
         dyn = world.best_response_dynamics(h)
         assert dyn.status == "cycle" and dyn.cycle_length >= 2
@@ -438,7 +439,7 @@ def test_regression_theorem1_constant_classifier_equilibrium():
     pure Nash equilibrium.  RM20's proof needs P_h(delta) to carry mass, which fails for
     a constant h.  The same happens with full support in the continuous setting (equal
     Gaussians, prior 0.9); here on a grid of that setting."""
-    world = gaussian_world(mean=0.0, prior_pos=0.9, eps=0.5, lam=0.5, n=61, half_width=3.0)
+    world = gaussian_world(mean=0.0, prior_pos=0.9, eps=0.5, penalty_strength=0.5, n=61, half_width=3.0)
     assert world.full_support
     h = np.ones(world.n, dtype=np.int8)
     ident = world.identity_attack()
@@ -456,7 +457,7 @@ def proof_lines(world, h1, U, alpha):
     the adversary's values between h1 and the mixture alpha h1 + (1 - alpha) h2, h2 = -h1 on
     U (a subset of P_h1), h1 elsewhere, point by point and grouped by region.  Written from
     the proof, independently of the library's maximization."""
-    lam = world.lam
+    lam = world.penalty_strength
     C = costs_within_eps(world)
     a, b = world.mass_neg, world.mass_pos
     P, N = h1 == 1, h1 == -1
@@ -516,7 +517,7 @@ def test_theorem2_any_best_responses(data, world):
     carries opposite mass, which RM20's full support gives whenever P_h1(eps) or
     N_h1(eps) is non-empty.  phi and the ties of h2 are drawn at random."""
     h1 = data.draw(labellings(world.n))
-    lo, _ = world.paper_alpha_interval()
+    lo, _ = world.paper_mixture_weight_interval()
     alpha = data.draw(st.floats(lo, 1.0, exclude_max=True))
     phi = pick_attack(data, world, world.optimal_targets(h1))
     h2 = world.defender_best_response(phi, prefer=data.draw(labellings(world.n)))
@@ -524,7 +525,7 @@ def test_theorem2_any_best_responses(data, world):
     labels, weights = np.stack([h1, h2]), np.array([alpha, 1 - alpha])
     gain = world.adversary_value(h1) - world.adversary_value(labels, weights)
     zones = world.attackable(h1)
-    bound = (1 - max(alpha, 1 - world.lam)) * world.masses[::-1][zones].sum()
+    bound = (1 - max(alpha, 1 - world.penalty_strength)) * world.masses[::-1][zones].sum()
     assert gain >= bound - 1e-9
     if world.full_support and zones.any():
         assert gain > 0
@@ -540,9 +541,9 @@ def test_regression_theorem2_strictness_needs_an_attackable_zone():
     h1 that is a Bayes classifier of the clean data, nothing is attackable, phi is the
     identity, h2 = h1 (ties kept) and the mixture is h1 itself: the gain is exactly 0,
     with full support.  (The same constant classifier as the Thm. 1 regression.)"""
-    world = gaussian_world(mean=0.0, prior_pos=0.9, eps=0.5, lam=0.3, n=61, half_width=3.0)
+    world = gaussian_world(mean=0.0, prior_pos=0.9, eps=0.5, penalty_strength=0.3, n=61, half_width=3.0)
     h1 = np.ones(world.n, dtype=np.int8)
-    lo, _ = world.paper_alpha_interval()
+    lo, _ = world.paper_mixture_weight_interval()
     for alpha in (lo + 0.01, 0.9, 0.99):
         assert world.randomization_gain(h1, alpha) == 0.0
         assert world.randomization_gain(h1, alpha, construction="proof") == 0.0
@@ -556,12 +557,12 @@ def test_theorem2_proof_construction(data, world):
     is >= (1 - max(alpha, 1 - lam)) * nu_-1 mu_-1(U) >= 0: strict as soon as U carries -1
     mass (RM20's full support)."""
     h1 = data.draw(labellings(world.n))
-    lo, _ = world.paper_alpha_interval()
+    lo, _ = world.paper_mixture_weight_interval()
     alpha = data.draw(st.floats(lo, 1.0, exclude_max=True))
     U = world.proof_flip_set(h1)
     gain = world.randomization_gain(h1, alpha, construction="proof")
-    assert gain >= (1 - max(alpha, 1 - world.lam)) * world.mass_neg[U].sum() - 1e-9
-    assert world.finite_alpha_threshold(h1) <= lo + 1e-12
+    assert gain >= (1 - max(alpha, 1 - world.penalty_strength)) * world.mass_neg[U].sum() - 1e-9
+    assert world.finite_mixture_weight_threshold(h1) <= lo + 1e-12
 
 
 # ------------------------------------------------------------------- Theorem 3
@@ -581,7 +582,7 @@ def test_theorem3_proof_construction(data, world):
     world (any l_p norm, any eps, lam)."""
     h1 = data.draw(labellings(world.n))
     delta = data.draw(st.floats(0.05, 0.95)) * world.eps
-    lo, _ = world.paper_alpha_interval(delta)
+    lo, _ = world.paper_mixture_weight_interval(delta)
     if lo >= 1:  # lam (eps - delta) >= 1: the interval is empty (RM20 has eps <= 1)
         return
     alpha = data.draw(st.floats(lo, 1.0, exclude_min=True, exclude_max=True))
@@ -589,21 +590,21 @@ def test_theorem3_proof_construction(data, world):
     gain = world.randomization_gain(h1, alpha, construction="proof", delta=delta)
     C = costs_within_eps(world)
     rest = (h1 == 1) & ~U
-    bound = sum(world.mass_neg[x] * (1 - max(alpha, 1 - world.lam * min_cost(C, x, rest)))
+    bound = sum(world.mass_neg[x] * (1 - max(alpha, 1 - world.penalty_strength * min_cost(C, x, rest)))
                 for x in np.flatnonzero(U))
     assert gain >= bound - 1e-9
-    assert world.finite_alpha_threshold(h1, delta) <= lo + 1e-12
+    assert world.finite_mixture_weight_threshold(h1, delta) <= lo + 1e-12
 
 
 @THEOREM_EXAMPLES
 @given(data=st.data(), world=worlds(penalty="norm"), reading=st.sampled_from(["boundary", "literal"]))
 def test_theorem3_finite_threshold(data, world, reading):
-    """For any of the proof's sets U (both readings), alpha >= finite_alpha_threshold
+    """For any of the proof's sets U (both readings), alpha >= finite_mixture_weight_threshold
     (lam max_U c_N, 1 - lam min c_U over the safe zone, and lam (c_N - c_U) on the rest of
     P_h1(eps)) makes every line of Eq. 53-57 non-negative, so the gain is >= 0."""
     h1 = data.draw(labellings(world.n))
     delta = data.draw(st.floats(0.05, 0.95)) * world.eps
-    thr = world.finite_alpha_threshold(h1, delta, reading=reading)
+    thr = world.finite_mixture_weight_threshold(h1, delta, reading=reading)
     if thr >= 1:
         return
     alpha = data.draw(st.floats(thr, 1.0))
@@ -613,7 +614,7 @@ def test_theorem3_finite_threshold(data, world, reading):
 def two_point_world():
     """Points 1 and 2 (distance 1 = eps), lam = 0.9, h1 = (+1, -1), masses a = (1, 2)/9, b = (4, 2)/9."""
     world = FiniteWorld([1.0, 2.0], np.array([1.0, 2.0]) / 9, np.array([4.0, 2.0]) / 9,
-                        eps=1.0, penalty="norm", lam=0.9)
+                        eps=1.0, penalty="norm", penalty_strength=0.9)
     return world, np.array([1, -1], dtype=np.int8)
 
 
@@ -630,18 +631,18 @@ def test_regression_theorem3_literal_reading_fails_on_finite_worlds():
 
     RM20's proof bounds d(x, N_h1) <= eps - delta on U by continuity (a single flat
     boundary); a finite world has gaps.  With the 'boundary' reading, U is empty here
-    (gain 0) and Thm. 3 holds (test_theorem3_proof_construction); finite_alpha_threshold
+    (gain 0) and Thm. 3 holds (test_theorem3_proof_construction); finite_mixture_weight_threshold
     for the literal U is lam * 1 = 0.9."""
     world, h1 = two_point_world()
     delta, alpha = 0.5, 0.6
-    lo, _ = world.paper_alpha_interval(delta)
+    lo, _ = world.paper_mixture_weight_interval(delta)
     assert lo == pytest.approx(0.55) and lo < alpha
     assert np.array_equal(world.proof_flip_set(h1, delta, reading="literal"), [True, False])
     assert world.adversary_value(h1) == pytest.approx(3.6 / 9)
     g_lit = world.randomization_gain(h1, alpha, construction="proof", delta=delta, reading="literal")
     g_br = world.randomization_gain(h1, alpha)
     assert g_lit == pytest.approx(-0.6 / 9) and g_br == pytest.approx(-0.6 / 9)
-    assert world.finite_alpha_threshold(h1, delta, reading="literal") == pytest.approx(0.9)
+    assert world.finite_mixture_weight_threshold(h1, delta, reading="literal") == pytest.approx(0.9)
     assert world.randomization_gain(h1, 0.9, construction="proof", delta=delta, reading="literal") >= 0
     assert not world.proof_flip_set(h1, delta).any()
     assert world.randomization_gain(h1, alpha, construction="proof", delta=delta) == 0.0
@@ -673,7 +674,7 @@ def test_figure1_best_responses_on_gaussians():
     grid points next to 0 (a point mass at the boundary); the unregularized adversary
     (lam = 0) gets R(h) plus all attackable mass, the regularized ones less."""
     eps = 0.5
-    worlds_ = {p: gaussian_world(eps=eps, lam=0.5, penalty=p, n=201, half_width=5.0) for p in PENALTIES}
+    worlds_ = {p: gaussian_world(eps=eps, penalty_strength=0.5, penalty=p, n=201, half_width=5.0) for p in PENALTIES}
     x = worlds_["mass"].points[:, 0]
     h = np.where(x > 0, 1, -1)
     zones = worlds_["mass"].attackable(h)
@@ -684,7 +685,7 @@ def test_figure1_best_responses_on_gaussians():
     moved_pos = worlds_["norm"].mass_pos[zones[POS]].sum()
     j0 = int(np.argmin(np.abs(x - 0.0)))  # x = 0, labelled -1: the nearest point across for +1 mass
     assert Tn[POS, j0] == pytest.approx(worlds_["norm"].mass_pos[j0] + moved_pos)
-    free = gaussian_world(eps=eps, lam=0.0, n=201, half_width=5.0)
+    free = gaussian_world(eps=eps, penalty_strength=0.0, n=201, half_width=5.0)
     attacked = (free.masses * free.attackable(h)).sum()
     assert free.adversary_value(h) == pytest.approx(free.clean_risk(h) + attacked)
     assert worlds_["mass"].adversary_value(h) < free.adversary_value(h)
