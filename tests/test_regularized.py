@@ -182,6 +182,76 @@ class TestValidation:
         assert "FiniteWorld(n=2" in repr(w)
 
 
+# ------------------------------------------------- vocabulary and deprecations
+def test_norm_vocabulary_and_general_p():
+    """The project's norm names ("l1", "l2", "linf", any case) give the same world as the
+    numbers 1, 2, inf; a general p >= 1 is supported (distances are l_p distances)."""
+    pts = [[0.0, 0.0], [3.0, 4.0], [1.0, 0.5]]
+    kw = dict(mass_neg=[0.2, 0.3, 0.0], mass_pos=[0.1, 0.0, 0.4], eps=5.0)
+    for name, p in (("l1", 1), ("L2", 2), ("linf", np.inf), ("inf", np.inf)):
+        assert np.array_equal(FiniteWorld(pts, norm=name, **kw).distances, FiniteWorld(pts, norm=p, **kw).distances)
+    assert FiniteWorld(pts, norm="l2", **kw).distances[0, 1] == 5.0
+    assert FiniteWorld(pts, norm=3, **kw).distances[0, 1] == pytest.approx((27 + 64) ** (1 / 3))
+
+
+def test_deprecated_lam_alias():
+    """``lam`` (argument and attribute) is a deprecated alias of ``penalty_strength``
+    everywhere it was accepted: same world, a DeprecationWarning, and both at once is a
+    TypeError."""
+    args = ([0.0, 1.0], [0.5, 0.0], [0.0, 0.5], 1.0)
+    new = FiniteWorld(*args, penalty_strength=0.3)
+    with pytest.warns(DeprecationWarning, match="'lam' is deprecated; use 'penalty_strength'"):
+        old = FiniteWorld(*args, lam=0.3)
+    assert old.penalty_strength == new.penalty_strength == 0.3
+    with pytest.warns(DeprecationWarning, match="'lam' is deprecated"):
+        assert new.lam == 0.3
+    with pytest.raises(TypeError, match="pass 'penalty_strength' only"):
+        FiniteWorld(*args, penalty_strength=0.3, lam=0.3)
+    for make, kw in ((motivating_world, {}), (gaussian_world, dict(n=11)), (random_world, dict(seed=0))):
+        with pytest.warns(DeprecationWarning, match="'lam' is deprecated"):
+            w_old = make(lam=0.25, **kw)
+        w_new = make(penalty_strength=0.25, **kw)
+        w_old, w_new = (w[0] if isinstance(w, tuple) else w for w in (w_old, w_new))
+        assert w_old.penalty_strength == w_new.penalty_strength == 0.25
+        assert np.array_equal(w_old.masses, w_new.masses)
+    assert motivating_world()[0].penalty_strength == 0.0 and random_world(seed=0).penalty_strength == 0.5
+
+
+def test_deprecated_alpha_names():
+    """RM20's alpha is ``mixture_weight``: ``alpha=`` and the methods
+    ``paper_alpha_interval`` / ``finite_alpha_threshold`` still work, with a
+    DeprecationWarning, and give the same numbers as the new names."""
+    world, h1 = two_point_world()
+    g = world.randomization_gain(h1, mixture_weight=0.6)
+    with pytest.warns(DeprecationWarning, match="'alpha' is deprecated; use 'mixture_weight'"):
+        assert world.randomization_gain(h1, alpha=0.6) == g
+    with pytest.warns(DeprecationWarning, match="'alpha' is deprecated"):
+        old = world.randomization_mixture(h1, alpha=0.6)
+    new = world.randomization_mixture(h1, 0.6)
+    assert all(np.array_equal(a, b) for a, b in zip(old, new))
+    with pytest.raises(TypeError, match="pass 'mixture_weight' only"):
+        world.randomization_gain(h1, 0.6, alpha=0.6)
+    with pytest.raises(TypeError, match="missing the argument 'mixture_weight'"):
+        world.randomization_gain(h1)
+    with pytest.warns(DeprecationWarning, match="use 'paper_mixture_weight_interval'"):
+        assert world.paper_alpha_interval(0.5) == world.paper_mixture_weight_interval(0.5)
+    with pytest.warns(DeprecationWarning, match="use 'finite_mixture_weight_threshold'"):
+        assert world.finite_alpha_threshold(h1, 0.5, "literal") == world.finite_mixture_weight_threshold(h1, 0.5, "literal")
+
+
+def test_package_layout_keeps_public_names():
+    """Every public name of the former module ``advgame.regularized`` is importable from
+    the package; the plotting function is the one of ``advgame.plot``."""
+    import advgame.plot
+    import advgame.regularized as reg
+
+    for name in ("FiniteWorld", "Dynamics", "PENALTIES", "NEG", "POS", "motivating_world", "gaussian_world",
+                 "random_world", "plot_pushforward_1d"):
+        assert name in reg.__all__ and hasattr(reg, name)
+    assert reg.plot_pushforward_1d is advgame.plot.plot_pushforward_1d
+    assert (reg.NEG, reg.POS, reg.PENALTIES) == (0, 1, ("mass", "norm"))
+
+
 # ------------------------------------------------ MNE21 Sec. 2.1 as a finite world
 def test_motivating_world_numbers():
     """MNE21, Sec. 2.1: each classifier has adversarial risk 1, the uniform mixture 3/4 (lam = 0)."""
@@ -619,8 +689,9 @@ def two_point_world():
 
 
 def test_regression_theorem3_literal_reading_fails_on_finite_worlds():
-    """Counterexample to RM20, Thm. 3 read literally on a finite world.  With delta = 0.5
-    the paper's interval is (max(1 - 0.45, 0.45), 1) = (0.55, 1); take alpha = 0.6.
+    """Finite-world phenomenon (NOT a counterexample to RM20, Thm. 3): the adversary may
+    land on the world's two points only.  With delta = 0.5 the paper's interval is
+    (max(1 - 0.45, 0.45), 1) = (0.55, 1); take alpha = 0.6.
 
     * The proof's h2 with the literal U (points of P_h1(eps) at distance >= delta from the
       safe zone P_h1 minus P_h1(eps), which is empty here): U = {x=1}, although x=1 is at
@@ -629,10 +700,14 @@ def test_regression_theorem3_literal_reading_fails_on_finite_worlds():
       = -0.6/9 < 0.
     * The statement's h2 in BR(phi) flips both points; same value, gain -0.6/9 < 0.
 
-    RM20's proof bounds d(x, N_h1) <= eps - delta on U by continuity (a single flat
-    boundary); a finite world has gaps.  With the 'boundary' reading, U is empty here
-    (gain 0) and Thm. 3 holds (test_theorem3_proof_construction); finite_mixture_weight_threshold
-    for the literal U is lam * 1 = 0.9."""
+    RM20's setting differs in two ways: the adversary may move a point anywhere within
+    eps (onto the decision boundary, which U then borders), and eps lies in (0, 1) (here
+    eps = 1).  With a continuum of targets the same masses give no failure
+    (test_theorem3_same_masses_with_a_continuum_of_targets); the gaps between atoms, not
+    eps = 1, cause it (test_regression_theorem3_finite_world_inside_rm20_eps_range).
+    With the 'boundary' reading, U is empty here (gain 0) and Thm. 3 holds on every
+    finite world (test_theorem3_proof_construction); finite_mixture_weight_threshold for
+    the literal U is lam * 1 = 0.9."""
     world, h1 = two_point_world()
     delta, alpha = 0.5, 0.6
     lo, _ = world.paper_mixture_weight_interval(delta)
@@ -646,6 +721,82 @@ def test_regression_theorem3_literal_reading_fails_on_finite_worlds():
     assert world.randomization_gain(h1, 0.9, construction="proof", delta=delta, reading="literal") >= 0
     assert not world.proof_flip_set(h1, delta).any()
     assert world.randomization_gain(h1, alpha, construction="proof", delta=delta) == 0.0
+
+
+def test_regression_theorem3_finite_world_inside_rm20_eps_range():
+    """The two-point phenomenon does not need eps = 1: the same masses on the points 0 and
+    0.9 with eps = 0.9 (inside RM20's (0, 1)), lam = 0.9, delta = 0.45: the interval is
+    (0.595, 1) and at alpha = 0.6 the literal U = {x=0} and the statement's h2 both give
+    gain -0.06/9 < 0 (the +1 mass at 0 was attacked for 1 - 0.81 = 0.19, against the
+    mixture it stays for 0.4).  A finite-world fact: the adversary cannot stop at the
+    decision boundary between the two atoms."""
+    world = FiniteWorld([0.0, 0.9], np.array([1.0, 2.0]) / 9, np.array([4.0, 2.0]) / 9,
+                        eps=0.9, penalty="norm", penalty_strength=0.9)
+    h1 = np.array([1, -1], dtype=np.int8)
+    delta, alpha = 0.45, 0.6
+    lo, _ = world.paper_mixture_weight_interval(delta)
+    assert lo == pytest.approx(0.595) and lo < alpha
+    g_lit = world.randomization_gain(h1, alpha, construction="proof", delta=delta, reading="literal")
+    assert g_lit == pytest.approx(-0.06 / 9)
+    assert world.randomization_gain(h1, alpha) == pytest.approx(-0.06 / 9)
+    assert world.randomization_gain(h1, alpha, construction="proof", delta=delta) == 0.0
+
+
+def atoms_on_a_grid(eps, n_grid=401):
+    """The two-point world's masses (atoms at 1 and 2) with targets on a fine grid of
+    [-1, 4]: a stand-in for RM20's continuum of targets (the adversary can stop next to
+    any decision boundary)."""
+    x = np.round(np.linspace(-1.0, 4.0, n_grid), 12)
+    a, b = np.zeros(n_grid), np.zeros(n_grid)
+    i1, i2 = int(np.argmin(np.abs(x - 1))), int(np.argmin(np.abs(x - 2)))
+    a[[i1, i2]] = np.array([1.0, 2.0]) / 9
+    b[[i1, i2]] = np.array([4.0, 2.0]) / 9
+    return FiniteWorld(x, a, b, eps=eps, penalty="norm", penalty_strength=0.9), x, i1
+
+
+@pytest.mark.parametrize("eps", [0.9, 1.0])
+def test_theorem3_same_masses_with_a_continuum_of_targets(eps):
+    """RM20, Thm. 3 through its proof holds on the two-point masses once the adversary has
+    (a fine grid standing for) a continuum of targets: for threshold classifiers h1 (+1 on
+    x < t, t between the atoms), delta in (0, eps) and alpha in the paper's interval, the
+    proof's mixture gains >= 0 under both readings of U (equal for a threshold, up to a
+    grid point),
+    and > 0 when U carries the -1 mass at the atom 1."""
+    world, x, i1 = atoms_on_a_grid(eps)
+    strict = 0
+    for t in (1.1, 1.5, 1.9):
+        h1 = np.where(x < t, 1, -1).astype(np.int8)
+        for delta in (0.25 * eps, 0.5 * eps):
+            lo, _ = world.paper_mixture_weight_interval(delta)
+            U = world.proof_flip_set(h1, delta)
+            # the readings coincide for a threshold, up to one grid point at the end of U
+            assert (U != world.proof_flip_set(h1, delta, reading="literal")).sum() <= 1
+            for alpha in np.linspace(lo, 1.0, 5)[1:-1]:
+                for reading in ("boundary", "literal"):
+                    g = world.randomization_gain(h1, alpha, construction="proof", delta=delta, reading=reading)
+                    assert g >= -1e-12, (t, delta, alpha, reading)
+                    if U[i1]:
+                        assert g > 0
+                        strict += 1
+    assert strict > 0
+
+
+def test_theorem3_holds_on_gaussians():
+    """RM20's Gaussian setting (Figure 1) on a fine grid, norm penalty: for threshold
+    classifiers, eps in (0, 1), several lam, delta and alpha in the paper's interval, the
+    proof's mixture (both readings) and the statement's h2 in BR(phi) all gain > 0."""
+    for eps, lam in ((0.5, 0.5), (0.9, 0.9), (0.3, 0.3)):
+        world = gaussian_world(eps=eps, penalty="norm", penalty_strength=lam, n=401, half_width=5.0)
+        x = world.points[:, 0]
+        for t in (-0.5, 0.0, 0.7):
+            h1 = np.where(x > t, 1, -1)
+            for delta in (0.25 * eps, 0.75 * eps):
+                lo, _ = world.paper_mixture_weight_interval(delta)
+                for alpha in np.linspace(lo, 1.0, 4)[1:-1]:
+                    for reading in ("boundary", "literal"):
+                        assert world.randomization_gain(h1, alpha, construction="proof", delta=delta,
+                                                        reading=reading) > 0
+                    assert world.randomization_gain(h1, alpha) > 0
 
 
 @given(data=st.data(), world=worlds(penalty="norm"))

@@ -239,7 +239,9 @@ class FiniteWorld(ValuesMixin, BestResponsesMixin, TheoremsMixin, DynamicsMixin)
             w = check_array(weights, "weights")
             if w.shape != (K,):
                 raise ValueError(f"weights must have shape (K,) = ({K},), one per classifier of {name}; got {w.shape}")
-            w = check_simplex(w, K, "weights")
+            check_simplex(w, K, "weights")  # the project's simplex tolerance
+            # clipped, not renormalized: values stay bit-identical to earlier releases
+            w = np.clip(w, 0.0, None)
         return L, w
 
     def check_classifier(self, labels, name="labels"):
