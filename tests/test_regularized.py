@@ -239,6 +239,33 @@ def test_deprecated_alpha_names():
         assert world.finite_alpha_threshold(h1, 0.5, "literal") == world.finite_mixture_weight_threshold(h1, 0.5, "literal")
 
 
+def test_argument_checks_follow_the_project_rule():
+    """Arguments go through advgame._validation: a wrong type is a TypeError, a wrong
+    value a ValueError, both naming the argument."""
+    args = ([0.0, 1.0], [0.5, 0.0], [0.0, 0.5])
+    with pytest.raises(TypeError, match="eps must be a real number"):
+        FiniteWorld(*args, eps=True)
+    with pytest.raises(TypeError, match="penalty_strength must be a real number"):
+        FiniteWorld(*args, eps=1.0, penalty_strength="0.5")
+    with pytest.raises(TypeError, match="n must be an integer"):
+        random_world(n=2.0)
+    with pytest.raises(TypeError, match="seed must be None, an int"):
+        random_world(seed=1.5)
+    with pytest.raises(TypeError, match="full_support must be True or False"):
+        random_world(full_support=1)
+    with pytest.raises(ValueError, match=r"n must lie in \[2, inf\)"):
+        gaussian_world(n=1)
+    world = FiniteWorld(*args, eps=1.0, penalty="norm")
+    with pytest.raises(TypeError, match="mixture_weight must be a real number"):
+        world.randomization_gain([1, -1], "0.7")
+    with pytest.raises(TypeError, match="delta must be a real number"):
+        world.proof_flip_set([1, -1], delta="0.5")
+    with pytest.raises(ValueError, match=r"radius must lie in \[0, inf\)"):
+        world.attackable([1, -1], radius=-1.0)
+    with pytest.raises(TypeError, match="max_iter must be an integer"):
+        world.best_response_dynamics([1, -1], max_iter=2.5)
+
+
 def test_package_layout_keeps_public_names():
     """Every public name of the former module ``advgame.regularized`` is importable from
     the package; the plotting function is the one of ``advgame.plot``."""

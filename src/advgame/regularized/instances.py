@@ -26,10 +26,19 @@ def motivating_world(penalty_strength=None, penalty="mass", *, lam=None):
     when :math:`f > 0`) label the points ``[+1, +1, -1, -1, -1]`` and
     ``[-1, -1, -1, +1, +1]``.
 
-    With ``penalty_strength = 0`` (the default: MNE21's unregularized adversary) each classifier has adversarial
-    risk 1 and the uniform mixture 3/4.  With the mass penalty and
-    :math:`\lambda \in [0, 1)`, each classifier has value :math:`1 - 3\lambda/4` and the
+    With ``penalty_strength = 0`` (the default: MNE21's unregularized adversary) each
+    classifier has adversarial risk 1 and the uniform mixture 3/4.  With a penalty and
+    :math:`\lambda \in [0, 1)` (every move has length 1, so both penalties cost
+    :math:`\lambda` per move), each classifier has value :math:`1 - 3\lambda/4` and the
     uniform mixture :math:`\tfrac12\max(0, \tfrac12 - \lambda) + \tfrac12\max(\tfrac12, 1 - \lambda)`.
+
+    Parameters
+    ----------
+    penalty_strength : float in [0, 1), default 0
+        RM20's :math:`\lambda`.
+    penalty : {"mass", "norm"}
+    lam : float, optional
+        Deprecated alias of ``penalty_strength``.
 
     Returns
     -------
@@ -55,6 +64,23 @@ def gaussian_world(mean=1.0, std=1.0, prior_pos=0.5, eps=0.5, penalty="mass", pe
     ``[-half_width, half_width]`` (each point gets the density times the spacing,
     renormalized so the masses sum to 1).  The Bayes classifier of the clean data is
     ``numpy.where(world.points[:, 0] > 0, 1, -1)`` when ``prior_pos = 0.5``.
+
+    Parameters
+    ----------
+    mean : float
+        The classes' means are ``-mean`` and ``+mean``.
+    std : float > 0
+    prior_pos : float in [0, 1]
+        :math:`\nu_{+1}`.
+    eps, penalty
+        As in :class:`FiniteWorld`.
+    penalty_strength : float in [0, 1), default 0.5
+        RM20's :math:`\lambda`.
+    n : int >= 2
+        Grid points.
+    half_width : float > 0
+    lam : float, optional
+        Deprecated alias of ``penalty_strength``.
 
     Returns
     -------
@@ -95,7 +121,10 @@ def random_world(n=6, dim=1, penalty="mass", penalty_strength=None, eps=1.0, ful
         Give every point mass of both labels.
     grid : int
         Grid points per unit.
-    seed : int or numpy.random.Generator, optional
+    seed : None, int >= 0 or numpy.random.Generator
+        The same seed gives the same world; a generator is drawn from.
+    lam : float, optional
+        Deprecated alias of ``penalty_strength``.
 
     Returns
     -------
