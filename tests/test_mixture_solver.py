@@ -162,7 +162,8 @@ def test_update_is_a_warm_started_solve(method):
     for step in range(2):
         losses = _losses(seed=step)
         res = solver.update(losses)
-        ref = advgame.solve(advgame.Game(losses), method=method, init=prev.double(), **OPTS[method])
+        init = prev.double() / prev.double().sum()  # the float32 buffer, renormalized in float64 as the solver does
+        ref = advgame.solve(advgame.Game(losses), method=method, init=init, **OPTS[method])
         assert torch.allclose(torch.as_tensor(res.weights), torch.as_tensor(ref.weights), atol=1e-12, rtol=0)
         assert res.value == pytest.approx(ref.value, abs=1e-12) and res.gap == pytest.approx(ref.gap, abs=1e-12)
         assert torch.allclose(mix.weights, torch.as_tensor(ref.weights).float())  # written into the mixture
@@ -269,6 +270,7 @@ def test_distributed_ranks_end_with_identical_weights(tmp_path, method):
 
 
 @needs_fo
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(advgame.torch, "MixtureSolver"), reason="advgame.torch does not export MixtureSolver yet")
 def test_readme_snippet_runs():
     threads = torch.get_num_threads()

@@ -234,9 +234,9 @@ class MixtureSolver:
             M = 1.0 if M is None else check_real("bound", M, lo=0.0, lo_open=True)
             placeholder = torch.zeros((1, 1, self.L), device=self.device, dtype=self.weights.dtype)
             game = Game(placeholder, bound=M)
-        # the warm start in the game's dtype, renormalized there (a float32 buffer cast to float64 may be
-        # off the simplex by more than float64's tolerance)
-        init = self.weights.detach().to(dtype=game.view().dtype).clamp_min(0)
+        # the warm start renormalized in float64 (a float32 buffer is off the simplex by more than float64's
+        # tolerance; the solvers check init in float64 and cast it to the game's dtype)
+        init = self.weights.detach().to(dtype=torch.float64).clamp_min(0)
         result = solve(game, method=self.method, init=init / init.sum(), **opts)
         if losses is None:
             result.info.pop("game_risk", None)  # the placeholder's risk means nothing
