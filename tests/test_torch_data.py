@@ -235,3 +235,27 @@ def test_set_epoch_validates():
     with pytest.raises(ValueError, match="epoch"):
         s.train.set_epoch(-1)
     assert isinstance(s.train, ImageDataset) and "digits" in DATASETS
+
+
+def test_auto_reader_falls_back_when_torchvision_is_unusable(cifar_root, monkeypatch):
+    """A torchvision that cannot be imported (e.g. built for another torch) is not fatal with
+    reader='auto'; asking for it explicitly is an ImportError."""
+    import advgame.torch.data as data_module
+
+    monkeypatch.setattr(data_module, "_torchvision_cifar", lambda: None)
+    s = load_dataset("cifar10", cifar_root, reader="auto")
+    assert len(s.test) == 20
+    with pytest.raises(ImportError, match="torchvision"):
+        load_dataset("cifar10", cifar_root, reader="torchvision")
+
+
+def test_marker_free_folder_gets_torchvisions_checksum_check(cifar_root, tmp_path):
+    """Only a folder marked as a fixture skips torchvision's MD5 check of the official files."""
+    if not HAS_TORCHVISION:
+        pytest.skip("torchvision cannot be imported here")
+    import shutil
+
+    shutil.copytree(cifar_root / "cifar-10-batches-py", tmp_path / "cifar-10-batches-py")
+    (tmp_path / "cifar-10-batches-py" / "advgame_fixture.json").unlink()
+    with pytest.raises(ValueError, match="corrupted or incomplete"):
+        load_dataset("cifar10", tmp_path, reader="torchvision")
