@@ -259,3 +259,18 @@ def test_marker_free_folder_gets_torchvisions_checksum_check(cifar_root, tmp_pat
     (tmp_path / "cifar-10-batches-py" / "advgame_fixture.json").unlink()
     with pytest.raises(ValueError, match="corrupted or incomplete"):
         load_dataset("cifar10", tmp_path, reader="torchvision")
+
+
+def test_docs_code_blocks_run(capsys):
+    """Every python block of docs/data_and_models.md runs and prints what the page says."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "data_and_models.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 2
+    for block in blocks:
+        expected = [line[2:] for line in block.splitlines() if line.startswith("# ")]
+        exec(compile(block, "data_and_models.md", "exec"), {})
+        printed = capsys.readouterr().out.strip().splitlines()
+        assert printed == expected
