@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .._validation import check_choice, check_int, check_real
-from .attacks._base import make_generator
+from ._checks import make_generator
 
 __all__ = ["SmallMLP", "SmallCNN", "synthetic_images", "train_classifier", "ResNet18", "WideResNet", "Normalize",
            "resnet18", "wide_resnet", "build_model", "MODEL_NAMES", "CIFAR10_MEAN", "CIFAR10_STD"]

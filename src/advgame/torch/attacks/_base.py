@@ -311,20 +311,3 @@ class Attack(abc.ABC):
         if not random_start or self.eps == 0:
             return x.clone()
         return self._clip(x + random_in_ball(x, self.eps, self.norm, gen), x)
-
-
-# -------------------------------------------------- for advgame.torch.models
-# ``advgame.torch.models`` (maintained separately) still imports these three names
-# from here; they only delegate to :mod:`advgame._validation`.  Once that module
-# imports ``check_int`` / ``check_real`` from ``advgame._validation`` directly,
-# delete them.
-def _check_int(name, value, minimum):
-    return check_int(name, value, minimum)
-
-
-def _check_nonneg(name, value, allow_none=False):
-    return check_real(name, value, lo=0, allow_none=allow_none)
-
-
-def _check_positive(name, value, allow_none=False):
-    return check_real(name, value, lo=0, lo_open=True, allow_none=allow_none)
