@@ -118,8 +118,12 @@ class _Labels:
 
     def in_classes(self, classes):
         """The index of each label in ``classes`` (an estimator's ``classes_``), -1 when absent."""
-        where = {c: i for i, c in enumerate(np.asarray(classes).tolist())}
-        return np.array([where.get(v, -1) for v in self.raw.tolist()], dtype=np.int64)
+        key = tuple(np.asarray(classes).tolist())
+        cache = self.__dict__.setdefault("_in_classes", {})
+        if key not in cache:  # once per estimator's classes_, not once per batch
+            where = {c: i for i, c in enumerate(key)}
+            cache[key] = np.array([where.get(v, -1) for v in self.raw.tolist()], dtype=np.int64)
+        return cache[key]
 
     def wrong(self, k, pred, rows):
         """1{pred != y} for predicted labels of any type (numpy)."""
