@@ -66,6 +66,18 @@ def test_every_solve_option_has_help_with_its_default():
     assert "exit codes:" in out.stdout
 
 
+@pytest.mark.parametrize("command", ["gaussians", "example"])
+def test_other_commands_show_their_defaults(command):
+    out = run(command, "--help")
+    assert out.returncode == 0 and "``" not in out.stdout and "(default: None)" not in out.stdout
+    blocks = option_blocks(out.stdout)
+    options = [o for o in blocks if o.startswith("--") and o != "--help" and o != "--out" or
+               (o == "--out" and command == "gaussians")]
+    assert options
+    for opt in options:
+        assert "default" in blocks[opt], (opt, blocks[opt])
+
+
 def test_solve_without_a_game_is_an_error():
     out = run("solve")
     assert out.returncode == 2

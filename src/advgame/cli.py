@@ -133,31 +133,32 @@ def _build_parser() -> argparse.ArgumentParser:
                         "of info); default: no histories")
 
     gs = sub.add_parser("gaussians", help="MNE21's synthetic experiment: table, results.json, figures",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                        epilog=_EPILOG, formatter_class=fmt,
                         description="MNE21's synthetic experiment (Sec. 5.1, Figure 2). A run refuses to write "
                                     "into a folder holding a run of other settings unless --force is given.")
     gs.add_argument("--eps", type=_POSITIVE_REAL, nargs="+",
                     help="budgets (default: 0.5 1 ... 4; with --quick: 1 2 3)")
     gs.add_argument("--n", type=_POSITIVE_INT, help="training points (default: 1000; with --quick: 300)")
     gs.add_argument("--test", type=_POSITIVE_INT, help="fresh test points (default: as --n)")
-    gs.add_argument("--classifiers", type=_POSITIVE_INT, default=10, help="random linear classifiers")
+    gs.add_argument("--classifiers", type=_POSITIVE_INT, default=10, help="random linear classifiers (default: 10)")
     gs.add_argument("--attacks", type=_POSITIVE_INT,
                     help="candidate attacks per point (default: 1000; with --quick: 200)")
     gs.add_argument("--norm", choices=["2", "inf", "1", "l2", "linf", "l1"], default="2",
-                    help="the ball's norm (2 = l2)")
-    gs.add_argument("--seed", type=_SEED, default=0, help="seed of the whole instance")
+                    help="the ball's norm (2 = l2; default: 2)")
+    gs.add_argument("--seed", type=_SEED, default=0, help="seed of the whole instance (default: 0)")
     gs.add_argument("--out", help="output folder (default: results/gaussians; with --quick: results/gaussians-quick)")
-    gs.add_argument("--quick", action="store_true", help="a small run (under 30 s)")
+    gs.add_argument("--quick", action="store_true", help="a small run (default: off)")
     gs.add_argument("--no-convergence", action="store_true", dest="no_convergence",
-                    help="skip the convergence runs of Algorithm 1 and the entropic method (no convergence figure)")
-    gs.add_argument("--force", action="store_true", help="overwrite a run of other settings in --out")
-    gs.add_argument("--no-progress", action="store_true", help="no progress bar")
+                    help="skip the convergence runs of Algorithm 1 and the entropic method, and their figure "
+                         "(default: off)")
+    gs.add_argument("--force", action="store_true", help="overwrite a run of other settings in --out (default: off)")
+    gs.add_argument("--no-progress", action="store_true", help="no progress bar (default: a bar on stderr)")
 
-    e = sub.add_parser("example", help="write a built-in example game to a .npz file",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    e = sub.add_parser("example", help="write a built-in example game to a .npz file", epilog=_EPILOG,
+                       formatter_class=fmt)
     e.add_argument("name", choices=sorted(EXAMPLES), help="the example")
     e.add_argument("--out", required=True, help="output .npz path")
-    e.add_argument("--seed", type=_SEED, default=None, help="seed of the random examples")
+    e.add_argument("--seed", type=_SEED, default=None, help="seed of the random examples (default: 0)")
     return p
 
 
