@@ -353,14 +353,17 @@ def run_gaussians(eps=DEFAULT_EPS, n_samples=1000, n_classifiers=10, n_attacks=1
         Eq. 7's alpha), the iterations of Algorithm 1 and of the entropic method.
         ``alphas`` is the deprecated name of ``temperatures`` (DeprecationWarning).
     progress : bool
-        Show a progress bar (tqdm) on standard error.
+        Show a progress bar (tqdm) on standard error over three phases per budget
+        (attacks and LP, out-of-sample evaluation, the lower bound) and one per
+        convergence run, naming the current phase.
 
     Returns
     -------
     dict
         JSON-ready lists over ``eps``: ``eps``, ``deterministic_in``,
         ``deterministic_out``, ``randomized_in``, ``randomized_out``, ``lower_bound``,
-        ``gap``, ``weights``, ``best_classifier``, ``lp_time``, plus ``setup``,
+        ``gap``, ``weights``, ``best_classifier``, ``lp_time``, plus ``setup`` (the
+        run's settings, which ``advgame gaussians`` compares before overwriting a run),
         ``classifiers`` and ``convergence``; under ``"_objects"`` the arrays for
         plotting (not serialized).
     """
