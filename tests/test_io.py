@@ -306,3 +306,18 @@ def test_cli_prints_one_line_for_a_bad_file(tmp_path):
         assert lines[0].startswith(f"advgame solve: error: cannot read {path}: "), lines[0]
         assert "Traceback" not in proc.stderr and "allow_pickle" not in proc.stderr
         assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("error,code,expected", [
+    (ValueError("first line\n  second line"), 1, "advgame solve: error: first line second line"),
+    (KeyboardInterrupt(), 130, "advgame solve: interrupted"),
+])
+def test_cli_main_errors_are_one_line(monkeypatch, capsys, error, code, expected):
+    from advgame import cli
+
+    def fail(args):
+        raise error
+
+    monkeypatch.setattr(cli, "_cmd_solve", fail)
+    assert cli.main(["solve"]) == code
+    assert capsys.readouterr().err == expected + "\n"
