@@ -129,6 +129,7 @@ def _doc_ids():
     return [str(p.relative_to(ROOT)) for p in DOC_FILES]
 
 
+@pytest.mark.slow  # the tutorial runs MNE21's experiment; deselect with -m "not slow"
 @pytest.mark.parametrize("path", DOC_FILES, ids=_doc_ids())
 def test_doc_python_blocks_run(path, doc_sandbox):
     if not python_blocks(path):
