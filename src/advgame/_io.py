@@ -17,7 +17,7 @@ the target in one step, so a reader sees either the old file or the complete new
   (the last rename wins, and each rename installs a complete file). A save that was
   killed (``SIGKILL``, power loss) leaves its temporary file behind; the next save to
   the same path removes every such file whose writer was on this host and is no
-  longer running. Files of live writers, and of writers on other hosts sharing the
+  longer running (POSIX only: elsewhere stale files are left for the user). Files of live writers, and of writers on other hosts sharing the
   folder (their process ids mean nothing here), are left alone.
 
 Reading
@@ -51,6 +51,8 @@ def _host() -> str:
 
 
 def _pid_alive(pid: int) -> bool:
+    if os.name != "posix":  # on Windows os.kill(pid, 0) would terminate the process
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
