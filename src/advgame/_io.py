@@ -179,15 +179,14 @@ def _physical_memory() -> int | None:
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str):
     """Read one ``.npy`` member, checking its header before allocating anything."""
-    import numpy as np
     from numpy.lib import format as npformat
 
-    with archive.open(info) as f:
+    with archive.open(info) as f:  # the header only
         version = npformat.read_magic(f)
         if version == (1, 0):
-            shape, fortran, dtype = npformat.read_array_header_1_0(f)
+            shape, _, dtype = npformat.read_array_header_1_0(f)
         elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = npformat.read_array_header_2_0(f)
+            shape, _, dtype = npformat.read_array_header_2_0(f)
         else:
             raise ValueError(f"array {key!r} has an unsupported .npy format version {version}")
         header_size = f.tell()
@@ -205,13 +204,9 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str):
         if memory is not None and claimed > memory:
             raise ValueError(f"array {key!r} needs {claimed / 2**30:.1f} GiB, more than this machine's "
                              f"memory ({memory / 2**30:.1f} GiB)")
-        data = f.read(claimed)
-        if len(data) != claimed:
-            raise ValueError(f"array {key!r} is truncated")
-        array = np.frombuffer(data, dtype=dtype).copy()
-        if fortran:
-            return array.reshape(shape[::-1]).transpose()
-        return array.reshape(shape)
+    # The header is sound: let numpy read the data (chunked, into one array it allocates).
+    with archive.open(info) as f:
+        return npformat.read_array(f, allow_pickle=False)
 
 
 def read_npz(path, required=(), what="an advgame .npz file"):
