@@ -69,7 +69,11 @@ def extract_blocks(text):
 
 
 def python_blocks(path):
-    return [b for b in extract_blocks(Path(path).read_text(encoding="utf-8")) if b[1] in _PYTHON]
+    try:
+        blocks = extract_blocks(Path(path).read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+    return [b for b in blocks if b[1] in _PYTHON]
 
 
 def run_blocks(path, namespace=None, keep_going=False):
@@ -195,6 +199,13 @@ def test_malformed_markers_and_fences_are_errors():
         extract_blocks("<!-- doc-test: skip -->\n```python\nx\n```\n")
     with pytest.raises(ValueError, match="never closed"):
         extract_blocks("```python\nx = 1\n")
+
+
+def test_unclosed_fence_names_the_file(tmp_path):
+    p = tmp_path / "open.md"
+    p.write_text("text\n\n```bash\n$ advgame solve x.npz\n``` and more text\n")
+    with pytest.raises(ValueError, match=r"open.md: line 3: code block never closed"):
+        python_blocks(p)
 
 
 def test_doc_blocks_run_in_a_temporary_folder(doc_sandbox):
