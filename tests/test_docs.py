@@ -26,6 +26,9 @@ _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*
 _SKIP = re.compile(r"^\s*<!--\s*doc-test:\s*skip\s*(?:\((?P<reason>[^)]*)\))?\s*-->\s*$")
 _PYTHON = {"python", "py", "python3"}
 _OPTIONAL = {"torch", "torchvision", "torchattacks", "sklearn"}
+# Pages with a test of their own that runs every block and also compares printed output:
+# not run twice (that test runs whenever it exists).
+_OWN_TEST = {"docs/torch.md": "tests/test_torch_docs.py"}
 
 
 def extract_blocks(text):
@@ -138,6 +141,9 @@ def _doc_ids():
 def test_doc_python_blocks_run(path, doc_sandbox):
     if not python_blocks(path):
         pytest.skip(f"{path.name} has no python block")
+    own = _OWN_TEST.get(str(path.relative_to(ROOT)))
+    if own is not None and (ROOT / own).exists():
+        pytest.skip(f"{path.name} runs in {own}, which also checks its output")
     run_blocks(path)
 
 
