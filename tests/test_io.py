@@ -295,9 +295,22 @@ def test_reader_roundtrips_orders_and_dtypes(tmp_path):
             assert out[k].flags.writeable
 
 
+def test_cli_main_prints_one_line_for_every_bad_file(tmp_path, capsys):
+    from advgame.cli import main
+
+    for path, reason in _bad_files(tmp_path).items():
+        assert main(["solve", str(path)]) == 1
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.count("\n") == 1, captured.err
+        assert captured.err.startswith(f"advgame solve: error: cannot read {path}: "), captured.err
+        assert "allow_pickle" not in captured.err
+
+
 def test_cli_prints_one_line_for_a_bad_file(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    for path, reason in _bad_files(tmp_path).items():
+    cases = _bad_files(tmp_path)
+    for path in (tmp_path / "truncated.npz", tmp_path / "huge.npz", tmp_path / "pickled.npz"):
+        assert path in cases
         proc = subprocess.run([sys.executable, "-m", "advgame", "solve", str(path)], capture_output=True,
                               text=True, env=env, timeout=60)
         assert proc.returncode == 1, (path, proc.stderr)
