@@ -351,7 +351,11 @@ def main(argv=None) -> int:
         if args.command == "gaussians":
             return _cmd_gaussians(args)
     except (ValueError, TypeError, OSError) as e:
-        print(f"advgame {args.command}: error: {e}", file=sys.stderr)
+        message = " ".join(str(e).split()) or type(e).__name__  # always one line
+        print(f"advgame {args.command}: error: {message}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"advgame {args.command}: interrupted", file=sys.stderr)
+        return 130
     parser.error(f"unknown command {args.command}")
     return 2
