@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_path, read_npz
+from ._validation import check_real, check_sample_weights
 from .backend import get_backend, is_torch
 
 __all__ = ["Game"]
@@ -103,6 +104,14 @@ class Game:
     """
 
     def __init__(self, losses, mask=None, sample_weights=None, bound=None):
+        if isinstance(losses, np.ma.MaskedArray):
+            raise TypeError(
+                "losses must be a plain array, not a numpy masked array (its mask is per entry and "
+                "would be lost): pass the invalid attacks as mask= (an (N, m) boolean array, True = valid)"
+            )
+        if is_torch(losses) and losses.device.type == "meta":
+            raise TypeError("losses is a torch tensor on the 'meta' device, which holds no data; "
+                            "meta tensors are unsupported: use a cpu or cuda tensor")
         if not is_torch(losses) and not isinstance(losses, np.ndarray):
             losses = np.asarray(losses)
         nx = get_backend(losses)
@@ -162,11 +171,9 @@ class Game:
             bound = 1.0 if hi <= 1.0 else hi
         else:
             try:
-                bound = float(bound)
-            except (TypeError, ValueError):
-                raise TypeError(f"bound must be a positive real number; got {bound!r}") from None
-            if not math.isfinite(bound) or bound <= 0:
-                raise ValueError(f"bound must be a positive finite number; got {bound}")
+                bound = check_real("bound", bound, lo=0.0, lo_open=True)
+            except ValueError:
+                raise ValueError(f"bound must be a positive finite number; got {bound}") from None
             if hi > bound * (1 + 1e-12):
                 raise ValueError(
                     f"losses must lie in [0, bound={bound:.6g}]; found {hi:.6g} at index "
@@ -175,7 +182,7 @@ class Game:
         self.bound = float(bound)
         self._F = F
         self._N, self._m, self._L = N, m, L
-        self._raw_weights, self._w, self._wsum = self._check_sample_weights(sample_weights, N, F)
+        self._raw_weights, self._w, self._wsum, self._w64 = self._check_sample_weights(sample_weights, N, F)
         self._binary = None
         self._hi = hi  # the largest valid loss
 
@@ -242,38 +249,21 @@ class Game:
         return mask
 
     def _check_sample_weights(self, sample_weights, N, F):
+        """``(raw float64 numpy or None, normalized in the compute dtype, total, normalized float64
+        numpy)`` through :func:`advgame._validation.check_sample_weights` (scaled before summing,
+        so huge weights neither overflow nor vanish)."""
         nx = self._nx
         if sample_weights is None:
             w = nx.full((N,), 1.0 / N, type_as=F)
-            return None, w, float(N)
-        if nx.name == "numpy":
-            if is_torch(sample_weights):
-                raise TypeError(
-                    "sample_weights is a torch tensor but losses is a numpy array; use the same library"
-                )
-            sw = np.asarray(sample_weights)
-            if sw.dtype.kind not in "biuf":
-                raise TypeError(f"sample_weights must be real numbers; got dtype {sw.dtype}")
-            sw = sw.astype(np.float64)
-        else:
-            sw = nx.asarray(sample_weights if is_torch(sample_weights) else np.asarray(sample_weights, dtype=np.float64))
-            sw = sw.to(device=F.device, dtype=nx.torch.float64)
-        if tuple(sw.shape) != (N,):
-            raise ValueError(f"sample_weights must have shape (N,) = ({N},); got {tuple(sw.shape)}")
-        if not nx.all_finite(sw):
-            raise ValueError(
-                f"sample_weights must be finite; found NaN or inf at index {_first_index(~_isfinite(sw))[0]}"
+            return None, w, float(N), np.full(N, 1.0 / N)
+        if nx.name == "numpy" and is_torch(sample_weights):
+            raise TypeError(
+                "sample_weights is a torch tensor but losses is a numpy array; use the same library"
             )
-        if nx.scalar(nx.min(sw)) < 0:
-            raise ValueError(
-                f"sample_weights must be non-negative; found {nx.scalar(nx.min(sw)):.6g} at index {_first_index(sw < 0)[0]}"
-            )
-        total = nx.scalar(nx.sum(sw))
-        if not total > 0:
-            raise ValueError("sample_weights must not all be zero (they are normalized by their total)")
-        w = sw / total
-        w = w.astype(F.dtype) if nx.name == "numpy" else w.to(F.dtype)
-        return sw, w, total
+        raw, w64 = check_sample_weights(sample_weights, N)
+        top = float(raw.max())
+        total = top * float((raw / top).sum())  # inf when the true total overflows
+        return raw, nx.from_numpy(w64, type_as=F), total, w64
 
     @classmethod
     def from_classifiers(cls, classifiers, X, y, attacks=None, loss="01", *, mask=None, sample_weights=None,
@@ -520,6 +510,50 @@ class Game:
         P = Q * self._w[:, None]
         return self._F.reshape(self._L, -1) @ P.reshape(-1)
 
+    # ---------------------------------------------------- float64 certificates
+    def _float64_blocks(self):
+        """Yield ``(start, stop, block)``: the working tensor's samples ``start:stop`` as a
+        float64 numpy ``(L, stop - start, m)`` array, in chunks of about 2^22 entries (one
+        chunk, no copy, for a numpy float64 game)."""
+        F, nx = self._F, self._nx
+        L, N, m = F.shape
+        if isinstance(F, np.ndarray) and F.dtype == np.float64:
+            yield 0, N, F
+            return
+        step = max(1, (1 << 22) // max(1, L * m))
+        for a in range(0, N, step):
+            b = min(N, a + step)
+            yield a, b, np.asarray(nx.to_numpy(F[:, a:b]), dtype=np.float64)
+
+    def _risk_and_br_float64(self, lam):
+        """``(R(lam), per-sample max (N,), argmax (N,))`` in float64 numpy, from a streamed pass
+        over the stored tensor (``lam``: float64 numpy weights, not checked)."""
+        lam = np.asarray(lam, dtype=np.float64)
+        N, m, L = self.shape
+        mx = np.empty(N)
+        jstar = np.empty(N, dtype=np.int64)
+        neg = self._neg_numpy()
+        for a, b, blk in self._float64_blocks():
+            s = (lam @ blk.reshape(L, -1)).reshape(b - a, m)
+            if neg is not None:
+                s += neg[a:b]
+            jstar[a:b] = np.argmax(s, axis=1)
+            mx[a:b] = s[np.arange(b - a), jstar[a:b]]
+        return float(self._w64 @ mx), mx, jstar
+
+    def _neg_numpy(self):
+        if self._neg is None:
+            return None
+        neg = self._nx.to_numpy(self._neg)
+        return np.asarray(neg, dtype=np.float64)
+
+    def _classifier_losses_float64(self, Q):
+        """``(L,)`` float64 ``sum_i w_i sum_j Q_ij losses[i, j, :]`` for a float64 numpy
+        adversary ``Q`` (N, m), from the stored tensor's rows where ``Q`` has mass."""
+        ii, jj = np.nonzero(Q)
+        coef = Q[ii, jj] * self._w64[ii]
+        return coef @ self.view().rows(ii, jj)
+
     def classifier_losses(self, adversary):
         """Each classifier's expected loss under a randomized adversary, shape (L,)."""
         return self._classifier_losses(self._as_adversary(adversary))
@@ -579,7 +613,6 @@ class Game:
         g._mask = None if self._mask is None else nx.to_numpy(self._mask)
         g._neg = None if self._neg is None else nx.to_numpy(self._neg)
         g._m_valid = None if self._m_valid is None else nx.to_numpy(self._m_valid)
-        g._raw_weights = None if self._raw_weights is None else nx.to_numpy(self._raw_weights)
         return g
 
     def to_torch(self, device=None, dtype=None) -> "Game":
@@ -714,6 +747,36 @@ class GameView:
         F = self._game._F
         nx = self._game._nx
         return np.ascontiguousarray(nx.to_numpy(F[:, samples, attacks]).T, dtype=np.float64)
+
+    def risk_and_best_response_float64(self, weights):
+        """``(R, per-sample max (N,), argmax (N,))`` in float64 numpy for float64 numpy
+        ``weights``, from a pass over the stored tensor streamed in chunks of samples (no float64
+        copy of the whole tensor).  What certificates are computed from."""
+        return self._game._risk_and_br_float64(weights)
+
+    def classifier_losses_float64(self, adversary):
+        """``(L,)`` float64 classifier losses of a float64 numpy ``(N, m)`` adversary, from the
+        stored tensor's rows where the adversary has mass."""
+        return self._game._classifier_losses_float64(adversary)
+
+    def certificate(self, weights, adversary):
+        """``(value, adversary_losses)`` of a (weights, adversary) pair in float64, from the game
+        itself (never from a reduced copy): ``value`` :math:`R(\\lambda)`, ``adversary_losses``
+        the (L,) losses whose minimum is :math:`D(Q)`; the gap is their difference (weak duality,
+        MNE21 Thm. 1)."""
+        value = self.risk_and_best_response_float64(weights)[0]
+        return value, self.classifier_losses_float64(adversary)
+
+    @property
+    def sample_weights_float64(self):
+        """Normalized sample weights as a float64 numpy vector (certificates, LP costs)."""
+        return self._game._w64
+
+    @property
+    def mask_numpy(self):
+        """The mask as a numpy boolean array, or None."""
+        m = self._game._mask
+        return None if m is None else np.asarray(self._game._nx.to_numpy(m), dtype=bool)
 
     def check_weights(self, weights, name="weights"):
         """Validate defender weights once (shape (L,), finite, on the simplex); returns them
