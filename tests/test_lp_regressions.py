@@ -226,3 +226,34 @@ def test_init_warm_starts_constraint_generation():
         solve(g, init=np.full(5, 0.5))
     with pytest.raises(ValueError, match=r"init must have shape \(5,\)"):
         solve(g, init=np.ones(3) / 3)
+
+
+@pytest.mark.parametrize("strategy", ["prune", "cg", "full"])
+def test_solver_failure_returns_an_honest_result(monkeypatch, strategy):
+    """Every fallback path returns a Result (it crashed in _adversary_from_duals)."""
+    from advgame.solvers.lp import highs
+
+    monkeypatch.setattr(highs.EpigraphLP, "solve", lambda self: (False, "Solve error", None, None, None))
+    g = advgame.examples.random_game(20, 4, 3, seed=5)
+    with pytest.warns(SolverWarning, match="solver_error"):
+        res = solve(g, strategy=strategy)
+    assert res.status == "solver_error" and "HiGHS: Solve error" in res.message
+    honest(g, res)
+
+
+def test_wrong_packing_cannot_look_certified(monkeypatch):
+    """The certificate is computed on the game, not on the packed rows: a broken reduction
+    gives a non-optimal status, never 'optimal' with a wrong value."""
+    from advgame.solvers.lp import pruning
+
+    real = pruning.pack_codes
+    monkeypatch.setattr(pruning, "pack_codes", lambda view: real(view) & ~np.int64(1 << 2))  # drop classifier 2
+    x = np.zeros((1, 2, 3))
+    x[0, 0, 2] = 1
+    x[0, 1, :2] = 1
+    g = Game(x)
+    with pytest.warns(SolverWarning):
+        res = solve(g, strategy="prune")
+    assert res.status != "optimal"
+    honest(g, res)
+    assert res.gap > 0.1
