@@ -203,13 +203,15 @@ class Game:
         mx, jstar = self._nx.max_argmax(self._scores(lam), axis=1)
         return self._nx.scalar(self._w @ mx), mx, jstar
 
-    def _risk_and_br_float64(self, lam):
+    def _risk_and_br_float64(self, lam, argmax=True):
         """:meth:`_risk_and_br` in float64 numpy from a pass over the stored tensor, streamed
-        in chunks of about 2^22 entries (one chunk, no copy, for a float64 host tensor)."""
+        in chunks of about 2^22 entries (one chunk, no copy, for a float64 host tensor).
+        With ``argmax=False`` the third item is None (the risk alone is cheaper)."""
         nx, F = self._nx, self._F
         lam = np.asarray(lam, dtype=np.float64)
         L, N, m = F.shape
-        mx, jstar = np.empty(N), np.empty(N, dtype=np.int64)
+        mx = np.empty(N)
+        jstar = np.empty(N, dtype=np.int64) if argmax else None
         neg = None if self._neg is None else nx.host_float64(self._neg)
         step = N if nx.is_host_float64(F) else max(1, (1 << 22) // max(1, L * m))
         for a in range(0, N, step):
@@ -217,8 +219,11 @@ class Game:
             s = (lam @ nx.host_float64(F[:, a:b]).reshape(L, -1)).reshape(b - a, m)
             if neg is not None:
                 s += neg[a:b]
-            jstar[a:b] = np.argmax(s, axis=1)
-            mx[a:b] = s[np.arange(b - a), jstar[a:b]]
+            if argmax:
+                jstar[a:b] = np.argmax(s, axis=1)
+                mx[a:b] = s[np.arange(b - a), jstar[a:b]]
+            else:
+                np.max(s, axis=1, out=mx[a:b])
         return float(self._w64 @ mx), mx, jstar
 
     def scores(self, weights):

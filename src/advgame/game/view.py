@@ -109,15 +109,17 @@ class GameView:
         """``(L,)`` float64 classifier losses of a float64 numpy ``(N, m)`` adversary, from
         the stored tensor's rows where the adversary has mass."""
         Q = np.asarray(adversary, dtype=np.float64)
-        ii, jj = np.nonzero(Q)
-        return (Q[ii, jj] * self._game._w64[ii]) @ self.rows(ii, jj)
+        m = Q.shape[1]
+        flat = np.flatnonzero(Q)
+        ii, jj = flat // m, flat % m
+        return (Q.reshape(-1)[flat] * self._game._w64[ii]) @ self.rows(ii, jj)
 
     def certificate(self, weights, adversary):
         r"""``(value, adversary_losses)`` of a (weights, adversary) pair, in float64 from the
         game itself (never from a reduced copy): ``value`` is :math:`R(\lambda)`,
         ``adversary_losses`` the (L,) losses whose minimum is :math:`D(Q)`; the duality gap
         is their difference (weak duality, MNE21 Thm. 1)."""
-        value = self.risk_and_best_response_float64(weights)[0]
+        value = self._game._risk_and_br_float64(weights, argmax=False)[0]
         return value, self.classifier_losses_float64(adversary)
 
     def check_weights(self, weights, name="weights"):

@@ -197,7 +197,7 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
     # the certificate, in float64 from the game itself
     value, adv_losses = view.certificate(lam, Q)
     lower = float(adv_losses.min())
-    gap = value - lower
+    gap = max(0.0, value - lower)  # R >= D by weak duality; a negative difference is rounding
     if status == OPTIMAL and not gap <= tol:
         status = OPTIMAL_INACCURATE
         message = (f"the LP solver stopped but the certified duality gap {gap:.3e} exceeds tol={tol:.1e} "

@@ -88,21 +88,26 @@ def pack_codes(view):
 def _unique_per_sample(codes, N, m, L, valid):
     """``(samples, codes, attacks)`` of the distinct (sample, code) pairs among the valid rows,
     sorted by sample then code; the attack is the last one carrying the pair."""
-    idx = np.arange(N * m, dtype=np.int64) if valid is None else np.flatnonzero(valid)
-    c = codes if valid is None else codes[idx]
-    n = idx.size
     if N.bit_length() + L <= MAX_PACKED_BITS:  # (sample, code) fits one int64 key
-        keys = c | ((idx // m) << L)
-        if (N << L) <= min(PRESENCE_TABLE_MAX, PRESENCE_TABLE_PER_ROW * n):
+        if valid is None:
+            keys = (codes.reshape(N, m) | (np.arange(N, dtype=np.int64) << L)[:, None]).reshape(-1)
+            js = np.tile(np.arange(m, dtype=np.int32), N)
+        else:
+            idx = np.flatnonzero(valid)
+            keys = codes[idx] | ((idx // m) << L)
+            js = (idx % m).astype(np.int32)
+        if (N << L) <= min(PRESENCE_TABLE_MAX, PRESENCE_TABLE_PER_ROW * keys.size):
             # dense table over (sample, code), sized from the rows present
             table = np.full(N << L, -1, dtype=np.int32)
-            table[keys] = (idx % m).astype(np.int32)
+            table[keys] = js
             ukeys = np.flatnonzero(table >= 0)
             ujs = table[ukeys].astype(np.int64)
         else:
             ukeys, first = np.unique(keys[::-1], return_index=True)
-            ujs = idx[n - 1 - first] % m
+            ujs = js[keys.size - 1 - first].astype(np.int64)
         return ukeys >> L, ukeys & ((1 << L) - 1), ujs
+    idx = np.arange(N * m, dtype=np.int64) if valid is None else np.flatnonzero(valid)
+    c = codes if valid is None else codes[idx]
     s = idx // m
     order = np.lexsort((c, s))
     ss, cs = s[order], c[order]
