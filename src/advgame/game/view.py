@@ -105,22 +105,24 @@ class GameView:
         float64 copy of the whole tensor).  What certificates are computed from."""
         return self._game._risk_and_br_float64(weights)
 
-    def classifier_losses_float64(self, adversary):
+    def classifier_losses_float64(self, adversary, support=None):
         """``(L,)`` float64 classifier losses of a float64 numpy ``(N, m)`` adversary, from
-        the stored tensor's rows where the adversary has mass."""
+        the stored tensor's rows where the adversary has mass (``support``: flat indices
+        ``i * m + j`` that hold every non-zero entry, when the caller knows them)."""
         Q = np.asarray(adversary, dtype=np.float64)
         m = Q.shape[1]
-        flat = np.flatnonzero(Q)
+        flat = np.flatnonzero(Q) if support is None else np.unique(np.asarray(support, dtype=np.int64))
         ii, jj = flat // m, flat % m
         return (Q.reshape(-1)[flat] * self._game._w64[ii]) @ self.rows(ii, jj)
 
-    def certificate(self, weights, adversary):
+    def certificate(self, weights, adversary, support=None):
         r"""``(value, adversary_losses)`` of a (weights, adversary) pair, in float64 from the
         game itself (never from a reduced copy): ``value`` is :math:`R(\lambda)`,
         ``adversary_losses`` the (L,) losses whose minimum is :math:`D(Q)`; the duality gap
-        is their difference (weak duality, MNE21 Thm. 1)."""
+        is their difference (weak duality, MNE21 Thm. 1).  ``support`` as in
+        :meth:`classifier_losses_float64`."""
         value = self._game._risk_and_br_float64(weights, argmax=False)[0]
-        return value, self.classifier_losses_float64(adversary)
+        return value, self.classifier_losses_float64(adversary, support)
 
     def check_weights(self, weights, name="weights"):
         """Validate defender weights once (shape (L,), finite, on the simplex); returns them

@@ -154,7 +154,7 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
     def left():
         return None if time_limit is None else time_limit - (time.perf_counter() - t0)
 
-    lam = Q = None
+    lam = Q = support = None
     if solver == "cvxpy":
         lam, Q, status, message, nit, extra = solve_cvxpy(view, w, active, cvxpy_solver)
         info.update(extra)
@@ -182,7 +182,7 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
                 status, message, nit = TIME_LIMIT, "time limit reached before the LP was built", 0
             else:
                 tl = time.perf_counter()
-                lam, Q, status, message, nit = solve_merged(view, red, tol, left, scale)
+                lam, Q, status, message, nit, support = solve_merged(view, red, tol, left, scale)
                 info["lp_time"] = time.perf_counter() - tl
         else:
             strategy = "cg" if strategy == "auto" else strategy
@@ -195,7 +195,7 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
         lam = start
         Q = adversary_from_duals(view, lam, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), active)
     # the certificate, in float64 from the game itself
-    value, adv_losses = view.certificate(lam, Q)
+    value, adv_losses = view.certificate(lam, Q, support)
     lower = float(adv_losses.min())
     gap = max(0.0, value - lower)  # R >= D by weak duality; a negative difference is rounding
     if status == OPTIMAL and not gap <= tol:

@@ -186,7 +186,7 @@ def solve_merged(view, red, tol, left, scale):
         lp.set_tolerance(1e-12)  # numerical trouble: tighten HiGHS once and re-solve
         message = f"the LP stalled at certified gap {gap:.3e} (HiGHS tolerances)"
     if best is None:
-        return None, None, status, message, nit
+        return None, None, status, message, nit, None
     _, lam, yn = best
     # the adversary of each sample: its group's multipliers, on its own attack indices
     ui, ujs, group, pos, active = red["ui"], red["ujs"], red["group"], red["pos"], red["active"]
@@ -194,12 +194,14 @@ def solve_merged(view, red, tol, left, scale):
     gstart = np.concatenate(([0], np.cumsum(np.bincount(gi, minlength=G))[:-1]))
     e_row = gstart[group[ui[act]]] + pos[act]
     q = yn[e_row] / W[group[ui[act]]]
-    Q = np.bincount(ui[act] * m + ujs[act], weights=q, minlength=N * m).astype(np.float64).reshape(N, m)
+    support = ui[act] * m + ujs[act]
+    Q = np.bincount(support, weights=q, minlength=N * m).astype(np.float64, copy=False).reshape(N, m)
     if not active.all():
         _, _, jstar = view.risk_and_best_response_float64(lam)
         idle = np.flatnonzero(~active)
         Q[idle, jstar[idle]] = 1.0
-    return lam, Q, status, message, nit
+        support = np.concatenate([support, idle * m + jstar[idle]])
+    return lam, Q, status, message, nit, support
 
 
 def _certificate_on_rows(view, lam, ii, rows, y, w):
