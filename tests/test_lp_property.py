@@ -115,20 +115,20 @@ def check(losses, mask, sw, strategy):
     assert res.lower_bound <= raw_risk(losses, mask, w, ref_lam) + tol  # ... and D(Q) a lower bound
 
 
-@settings(max_examples=250)
+@settings(max_examples=500)
 @given(games())
 def test_lp_matches_full_lp_small(game):
     check(*game)
 
 
-@settings(max_examples=80)
+@settings(max_examples=200)
 @given(games(n=(1, 6), m=(2, 4), L=(50, 70)))
 def test_lp_matches_full_lp_wide_binary(game):
     """The range where float64 bit-packing used to lose bits (L >= 54)."""
     check(*game)
 
 
-@settings(max_examples=12)
+@settings(max_examples=40)
 @given(games(n=(200, 3000), m=(1, 3), L=(1, 12)))
 def test_lp_matches_full_lp_many_samples(game):
     check(*game)
