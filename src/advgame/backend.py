@@ -184,8 +184,7 @@ class NumpyBackend:
 
     def is_two_valued(self, x, hi) -> bool:
         """True when every entry is 0 or ``hi``."""
-        # zeros counted without a temporary: one comparison pass instead of two
-        return np.count_nonzero(x == hi) + (x.size - np.count_nonzero(x)) == x.size
+        return np.count_nonzero(x == hi) + np.count_nonzero(x == 0) == x.size
 
     def host_float64(self, x):
         """``x`` as a float64 numpy array (no copy when it already is one)."""
