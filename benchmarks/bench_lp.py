@@ -13,8 +13,10 @@ point first), for eps in {0.5, 1, 2, 3}, in one run:
 
 then a real-valued loss (sigmoid(-y f(x)/0.25), constraint generation) against the full
 LP, and a larger instance (N=10^4, m=10^3) where the full LP is not attempted (its
-memory is extrapolated from the N=1000 run).  Prints a table; ``--json FILE`` writes the
-numbers.
+memory is extrapolated from the N=1000 run).  Then the ``strategy="auto"`` trap of issue 9
+(random 0/1 losses, N=20000, m=2, L=30: pruning keeps almost every row, so ``auto`` must
+choose constraint generation): ``auto`` against ``cg`` (and, without ``--quick``, the
+forced ``prune``).  Prints tables; ``--json FILE`` writes the numbers.
 
 Run: ``python benchmarks/bench_lp.py`` (about 5 minutes on 2 cores);
 ``--quick`` skips the baselines' cvxpy runs and the large instance.
@@ -136,6 +138,27 @@ def bench_one(eps, loss, with_cvxpy, timeout, n=1000, m=1000, baselines=True):
     return row
 
 
+def bench_auto_choice(quick, repeat=3):
+    """Random 0/1 game where pruning removes almost nothing: auto vs cg (vs prune)."""
+    rng = np.random.default_rng(0)
+    raw = (rng.random((20_000, 2, 30)) < 0.5).astype(np.float64)
+    out = []
+    for strategy in ("auto", "cg") if quick else ("auto", "cg", "prune"):
+        def run():
+            g = advgame.Game(raw)
+            t = time.perf_counter()
+            r = advgame.solve(g, strategy=strategy)
+            return time.perf_counter() - t, r
+
+        runs = [run() for _ in range(repeat if strategy != "prune" else 1)]
+        res = runs[0][1]
+        out.append({"case": "random01 N=20000 m=2 L=30", "strategy": strategy,
+                    "time": statistics.median(t for t, _ in runs), "chosen": res.info.get("strategy"),
+                    "value": res.value, "gap": res.gap, "status": res.status, "rows": res.info.get("rows"),
+                    "rows_kept": res.info.get("rows_kept"), "rows_total": res.info.get("rows_total")})
+    return out
+
+
 def fmt(v, spec):
     return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else format(v, spec)
 
@@ -161,6 +184,8 @@ def main():
     if not args.quick:
         for loss in ("01", "sigmoid"):
             rows.append(bench_one(2.0, loss, False, args.timeout, n=10_000, baselines=False))
+    auto_rows = bench_auto_choice(args.quick)
+    print("  done random 0/1 auto-choice case", file=sys.stderr)
     # extrapolated memory of the full LP at N=10^4 (10x the rows of N=1000)
     mb_1000 = [r["scipy_mb"] for r in rows if r["N"] == 1000 and r["loss"] == "01" and "scipy_mb" in r]
 
@@ -181,9 +206,14 @@ def main():
     if mb_1000:
         print(f"full LP peak memory at N=1000: {max(mb_1000):.0f} MB (scipy); N=10^4 has 10x the rows "
               f"(about {10 * max(mb_1000) / 1024:.0f} GB extrapolated): not attempted on this 24 GB machine")
+    print()
+    print(f"{'case':>26} {'strategy':>8} {'chosen':>6} {'time s':>7} {'rows kept':>9} {'LP rows':>7} {'value':>8} {'gap':>8}")
+    for r in auto_rows:
+        print(f"{r['case']:>26} {r['strategy']:>8} {r['chosen']:>6} {r['time']:7.2f} {fmt(r['rows_kept'], '9d')} "
+              f"{fmt(r['rows'], '7d')} {r['value']:8.5f} {r['gap']:8.1e}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+            json.dump(rows + auto_rows, f, indent=1)
 
 
 if __name__ == "__main__":

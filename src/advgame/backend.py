@@ -140,6 +140,59 @@ class NumpyBackend:
     def eps(self, x) -> float:
         return float(np.finfo(x.dtype).eps)
 
+    # --- operations used by Game
+    def has_data(self, x) -> bool:
+        """False for arrays that hold no data (torch's ``meta`` tensors); True here."""
+        return True
+
+    def dtype_kind(self, x) -> str:
+        """``"b"`` bool, ``"i"``/``"u"`` integers, ``"f"`` real floating, else ``"other"``."""
+        k = x.dtype.kind
+        return k if k in "biuf" else "other"
+
+    def working_dtype(self, x):
+        """The compute dtype for ``x``: float32/float64 kept, anything else float64."""
+        return x.dtype if x.dtype.kind == "f" and x.dtype.itemsize >= 4 else np.dtype(np.float64)
+
+    def to_working_layout(self, x, dtype):
+        """A fresh ``(L, N, m)`` C-contiguous copy of an ``(N, m, L)`` array in ``dtype``."""
+        out = np.ascontiguousarray(np.moveaxis(x, 2, 0), dtype=dtype)
+        return out.copy() if np.may_share_memory(out, x) else out
+
+    def permute(self, x, axes):
+        return np.transpose(x, axes)
+
+    def convert(self, x, like, name, keep_dtype=False):
+        """``x`` as an array of this library (``like``'s dtype unless ``keep_dtype``);
+        a torch tensor is a ``TypeError`` naming ``name``."""
+        if is_torch(x):
+            raise TypeError(f"{name} is a torch tensor but the game holds numpy arrays; use the same library")
+        return np.asarray(x) if keep_dtype else np.asarray(x, dtype=like.dtype)
+
+    def cast(self, x, like):
+        return x.astype(like.dtype)
+
+    def isfinite(self, x):
+        return np.isfinite(x)
+
+    def any(self, x, axis):
+        return x.any(axis=axis)
+
+    def first_true(self, x) -> tuple:
+        """Index of the first True entry, as a tuple of ints."""
+        return tuple(int(v) for v in np.argwhere(x)[0])
+
+    def is_two_valued(self, x, hi) -> bool:
+        """True when every entry is 0 or ``hi``."""
+        return np.count_nonzero(x == hi) + np.count_nonzero(x == 0) == x.size
+
+    def host_float64(self, x):
+        """``x`` as a float64 numpy array (no copy when it already is one)."""
+        return np.asarray(x, dtype=np.float64)
+
+    def is_host_float64(self, x) -> bool:
+        return x.dtype == np.float64
+
 
 class TorchBackend:
     """Operations on torch tensors (any device, float32 or float64)."""
@@ -263,6 +316,69 @@ class TorchBackend:
 
     def eps(self, x) -> float:
         return float(self.torch.finfo(x.dtype).eps)
+
+    # --- operations used by Game
+    def has_data(self, x) -> bool:
+        """False for ``meta`` tensors, which hold no data."""
+        return x.device.type != "meta"
+
+    def dtype_kind(self, x) -> str:
+        """``"b"`` bool, ``"i"``/``"u"`` integers, ``"f"`` real floating, else ``"other"``."""
+        t = self.torch
+        if x.dtype == t.bool:
+            return "b"
+        if x.is_complex() or x.dtype in (t.uint16, t.uint32, t.uint64):
+            return "other"
+        if x.is_floating_point():
+            return "f"
+        return "u" if x.dtype == t.uint8 else "i"
+
+    def working_dtype(self, x):
+        """The compute dtype for ``x``: float32/float64 kept, anything else torch's default."""
+        t = self.torch
+        return x.dtype if x.dtype in (t.float32, t.float64) else t.get_default_dtype()
+
+    def to_working_layout(self, x, dtype):
+        """A fresh ``(L, N, m)`` contiguous copy of an ``(N, m, L)`` tensor in ``dtype``
+        (detached; never the caller's storage)."""
+        x = x.detach()
+        out = x.permute(2, 0, 1).to(dtype=dtype).contiguous()
+        return out.clone() if out.data_ptr() == x.data_ptr() else out
+
+    def permute(self, x, axes):
+        return x.permute(*axes)
+
+    def convert(self, x, like, name, keep_dtype=False):
+        """``x`` as a tensor on ``like``'s device (``like``'s dtype unless ``keep_dtype``)."""
+        t = self.torch
+        if not isinstance(x, t.Tensor):
+            x = t.as_tensor(np.asarray(x) if keep_dtype else np.asarray(x, dtype=np.float64))
+        x = x.detach().to(device=like.device)
+        return x if keep_dtype else x.to(dtype=like.dtype)
+
+    def cast(self, x, like):
+        return x.to(like.dtype)
+
+    def isfinite(self, x):
+        return self.torch.isfinite(x)
+
+    def any(self, x, axis):
+        return x.any(dim=axis)
+
+    def first_true(self, x) -> tuple:
+        """Index of the first True entry, as a tuple of ints."""
+        return tuple(int(v) for v in x.nonzero()[0])
+
+    def is_two_valued(self, x, hi) -> bool:
+        """True when every entry is 0 or ``hi``."""
+        return bool(((x == 0) | (x == hi)).all())
+
+    def host_float64(self, x):
+        """``x`` as a float64 numpy array on the host."""
+        return x.detach().to("cpu", self.torch.float64).numpy()
+
+    def is_host_float64(self, x) -> bool:
+        return x.dtype == self.torch.float64 and x.device.type == "cpu"
 
 
 _NUMPY = NumpyBackend()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._validation import check_choice
 from ..game import Game
 
 __all__ = ["solve", "METHODS"]
@@ -31,6 +32,7 @@ def solve(game, method: str = "lp", **options):
     """
     if not isinstance(game, Game):
         raise TypeError(f"game must be an advgame.Game; got {type(game).__name__}")
+    check_choice("method", method, METHODS)
     if method == "lp":
         from .lp import solve_lp
 
@@ -39,8 +41,6 @@ def solve(game, method: str = "lp", **options):
         from .oracle import solve_oracle
 
         return solve_oracle(game, **options)
-    if method == "entropic":
-        from .entropic import solve_entropic
+    from .entropic import solve_entropic
 
-        return solve_entropic(game, **options)
-    raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    return solve_entropic(game, **options)

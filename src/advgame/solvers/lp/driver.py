@@ -1,0 +1,218 @@
+r"""``solve_lp``: argument checks, the choice of reduction, and the certificate.
+
+The LP (MNE21, Sec. 4.2) and its dual,
+
+.. math::
+
+    \min_{\lambda \in \Delta_L,\ t} \sum_i w_i t_i \ \text{s.t.}\ a_{ij}^\top\lambda \le t_i,
+    \qquad
+    \max_{y \ge 0,\ \nu} \nu \ \text{s.t.}\ \sum_j y_{ij} = w_i,\
+    \sum_{ij} y_{ij} \ell_{ijk} \ge \nu\ \forall k,
+
+give optimal weights and, through :math:`Q_{ij} = y_{ij} / w_i`, an optimal randomized
+adversary (MNE21, Thm. 1 in the finite case: no duality gap).
+
+The certificate a :class:`~advgame.result.Result` reports (``value`` :math:`R(\lambda)`,
+``lower_bound`` :math:`D(Q)`, ``gap``) is always computed in float64 from the returned
+weights and adversary on the user's own game (one streamed pass over the stored tensor),
+never from packed, pruned or merged rows: a reduction can make a solve faster, never make a
+wrong answer look certified.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from ..._validation import check_choice, check_int, check_real, check_simplex
+from ...result import OPTIMAL, OPTIMAL_INACCURATE, TIME_LIMIT, Result, SolverWarning
+from .cvxpy_lp import installed_solvers, solve_cvxpy
+from .highs import adversary_from_duals, lp_scale, solve_merged, solve_rows
+from .pruning import MAX_PACKED_BITS, merge_samples, prune_codes
+
+__all__ = ["solve_lp", "STRATEGIES", "SOLVERS"]
+
+STRATEGIES = ("auto", "prune", "cg", "full")
+SOLVERS = ("highs", "cvxpy")
+#: ``strategy="auto"`` solves the pruned LP when it has at most this many rows, or when
+#: pruning and merging removed at least half of the rows; else constraint generation
+#: (an LP on almost all rows is far slower than a few constraint-generation rounds).
+AUTO_SMALL_LP = 4096
+
+
+def _check_options(view, solver, strategy, tol, max_iter, max_rounds, time_limit, cvxpy_solver, init):
+    check_choice("solver", solver, SOLVERS)
+    check_choice("strategy", strategy, STRATEGIES)
+    if tol is None:
+        tol = 1e-9 * max(1.0, view.bound)
+    else:
+        try:
+            tol = check_real("tol", tol, lo=0.0, lo_open=True)
+        except ValueError:
+            raise ValueError(f"tol must be a positive number, finite; got {tol}") from None
+    if max_rounds is not None:
+        warnings.warn("max_rounds is deprecated; use max_iter", DeprecationWarning, stacklevel=4)
+        if max_iter is not None:
+            raise TypeError("give max_iter only (max_rounds is its deprecated alias)")
+        max_iter = check_int("max_rounds", max_rounds, 1)
+    max_iter = 100 if max_iter is None else check_int("max_iter", max_iter, 1)
+    time_limit = check_real("time_limit", time_limit, lo=0.0, lo_open=True, allow_none=True, allow_inf=True)
+    if time_limit is not None and time_limit == float("inf"):
+        time_limit = None
+    if solver == "cvxpy":
+        choices = installed_solvers()
+        if cvxpy_solver is None:
+            cvxpy_solver = "HIGHS" if "HIGHS" in choices else "CLARABEL"
+        elif not isinstance(cvxpy_solver, str):
+            raise TypeError(f"cvxpy_solver must be a string, one of {choices}; got {cvxpy_solver!r}")
+        elif cvxpy_solver not in choices:
+            raise ValueError(f"cvxpy_solver must be one of the installed cvxpy solvers {choices}; "
+                             f"got {cvxpy_solver!r}")
+    L = view.shape[2]
+    init = None if init is None else check_simplex(init, L, "init")
+    return tol, max_iter, time_limit, cvxpy_solver, init
+
+
+def _reduce_binary(view, w, active):
+    """Prune and merge a 0/1 game: the merged LP's data (see :func:`.highs.solve_merged`)."""
+    N, m, L = view.shape
+    ui, uc, ujs, hi = prune_codes(view)
+    group, pos, patterns = merge_samples(ui, uc, N, active)
+    G = patterns.shape[0]
+    gi, gp = np.nonzero(patterns >= 0)  # group rows, in group order
+    gcodes = patterns[gi, gp]
+    grows = ((gcodes[:, None] >> np.arange(L)) & 1).astype(np.float64) * hi
+    W = np.bincount(group[active], weights=w[active], minlength=G)
+    return dict(ui=ui, ujs=ujs, group=group, pos=pos, gi=gi, grows=grows, W=W, active=active)
+
+
+def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, time_limit=None,
+             cvxpy_solver=None, init=None, max_rounds=None):
+    r"""Solve the empirical game exactly: optimal weights, optimal adversary, certificate.
+
+    Parameters
+    ----------
+    game : Game
+        numpy or torch; a torch game is solved on the CPU and the result returned as
+        tensors on its device and dtype.
+    solver : {"highs", "cvxpy"}
+        ``"highs"`` (default): HiGHS (dual simplex, through highspy) on a reduced LP.
+        ``"cvxpy"``: the plain full LP through cvxpy, an independent cross-check.
+    strategy : {"auto", "prune", "cg", "full"}
+        How to keep the LP small. ``"prune"``: bit-pack 0/1 rows and drop duplicate and
+        dominated ones, merge identical samples (needs a 0/1 game with L <= 62);
+        ``"cg"``: constraint generation; ``"full"``: every valid row. ``"auto"``: pruning
+        for 0/1 games with L <= 62 when it shrinks the LP (to at most 4096 rows, or by at
+        least half), constraint generation otherwise.
+    tol : float, optional
+        Certified duality gap to reach, finite and positive (default
+        ``1e-9 * max(1, M)``).
+    max_iter : int, optional
+        Constraint-generation rounds before giving up (status ``optimal_inaccurate``);
+        default 100.
+    time_limit : float, optional
+        Seconds; passed to HiGHS and checked between rounds. When it runs out the result
+        has status ``time_limit``, the best weights found so far (``init`` or uniform when
+        none) and their honest certificate.
+    cvxpy_solver : str, optional
+        cvxpy solver name for ``solver="cvxpy"``, one of ``cvxpy.installed_solvers()``
+        (default HiGHS when cvxpy has it, else CLARABEL).
+    init : array (L,), optional
+        Warm-start weights on the simplex: constraint generation starts from the best
+        responses to them instead of the uniform mixture (validated, and otherwise unused,
+        by the pruned 0/1 path).
+    max_rounds : int, optional
+        Deprecated alias of ``max_iter``.
+
+    Returns
+    -------
+    Result
+        ``weights`` (L,), ``value`` :math:`R(\lambda)`, ``adversary`` (N, m),
+        ``lower_bound`` :math:`D(Q)`, ``gap``, ``status``, ``nit`` (rounds), ``info``
+        with the strategy, number of LP rows and timings. The certificate is computed in
+        float64 on the game itself.
+
+    References
+    ----------
+    MNE21, Sec. 4.2 (the finite mixture problem) and Thm. 1 (no duality gap).
+    """
+    t0 = time.perf_counter()
+    gview = game.view()
+    tol, max_iter, time_limit, cvxpy_solver, init = _check_options(
+        gview, solver, strategy, tol, max_iter, max_rounds, time_limit, cvxpy_solver, init)
+    view = gview.to_numpy()
+    N, m, L = view.shape
+    w = view.sample_weights_float64
+    active = w > 0
+    scale = lp_scale(view.max_loss)
+    info = {"solver": solver}
+    rows_total = int(N * m if view.mask_numpy is None else view.mask_numpy.sum())
+    start = np.full(L, 1.0 / L) if init is None else init
+
+    def left():
+        return None if time_limit is None else time_limit - (time.perf_counter() - t0)
+
+    lam = Q = support = None
+    if solver == "cvxpy":
+        lam, Q, status, message, nit, extra = solve_cvxpy(view, w, active, cvxpy_solver)
+        info.update(extra)
+    else:
+        packable = L <= MAX_PACKED_BITS and view.is_binary
+        if strategy == "prune" and not packable:
+            raise ValueError(
+                "strategy='prune' needs a 0/1 game (every loss 0 or one common value) with "
+                f"at most {MAX_PACKED_BITS} classifiers; this game has L={L}, is_binary={view.is_binary}"
+            )
+        info["rows_total"] = rows_total
+        red = None
+        if strategy in ("auto", "prune") and packable:
+            tp = time.perf_counter()
+            red = _reduce_binary(view, w, active)
+            red["rows_total"] = rows_total
+            info.update(prune_time=time.perf_counter() - tp, rows_kept=int(red["ui"].size),
+                        samples_merged=int(red["W"].size))
+            n_rows = red["gi"].size
+            if strategy == "auto" and n_rows > AUTO_SMALL_LP and 2 * n_rows > rows_total:
+                red = None  # pruning removed little: constraint generation is faster
+        if red is not None:
+            info.update(strategy="prune", rows=int(red["gi"].size))
+            if left() is not None and left() <= 0:
+                status, message, nit = TIME_LIMIT, "time limit reached before the LP was built", 0
+            else:
+                tl = time.perf_counter()
+                lam, Q, status, message, nit, support = solve_merged(view, red, tol, left, scale)
+                info["lp_time"] = time.perf_counter() - tl
+        else:
+            strategy = "cg" if strategy == "auto" else strategy
+            info["strategy"] = strategy
+            tl = time.perf_counter()
+            lam, Q, status, message, nit, n_rows = solve_rows(view, w, active, strategy, tol, max_iter, left,
+                                                               scale, start)
+            info.update(rows=int(n_rows), lp_time=time.perf_counter() - tl)
+    if lam is None:  # no LP solution: the starting weights and their best response
+        lam = start
+        Q = adversary_from_duals(view, lam, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), active)
+    # the certificate, in float64 from the game itself
+    value, adv_losses = view.certificate(lam, Q, support)
+    lower = float(adv_losses.min())
+    gap = max(0.0, value - lower)  # R >= D by weak duality; a negative difference is rounding
+    if status == OPTIMAL and not gap <= tol:
+        status = OPTIMAL_INACCURATE
+        message = (f"the LP solver stopped but the certified duality gap {gap:.3e} exceeds tol={tol:.1e} "
+                   "(numerical trouble); the weights are within that gap of optimal")
+    if status != OPTIMAL:
+        warnings.warn(f"solve(method='lp'): {status}: {message}", SolverWarning, stacklevel=3)
+
+    weights_out, Q_out, losses_out = lam, Q, adv_losses
+    if gview.nx is not view.nx:  # back to the game's library, device and dtype
+        like = gview.losses
+        weights_out = gview.nx.from_numpy(lam, type_as=like)
+        Q_out = gview.nx.from_numpy(Q, type_as=like)
+        losses_out = gview.nx.from_numpy(adv_losses, type_as=like)
+    return Result(
+        weights=weights_out, value=float(value), adversary=Q_out, gap=float(gap), lower_bound=lower,
+        adversary_losses=losses_out, status=status, message=message, nit=nit,
+        time=time.perf_counter() - t0, history=[], method="lp", info=info,
+    )
