@@ -94,8 +94,8 @@ def test_cli_arguments_are_checked(capsys, argv, words):
         "0",
         # the instances of seeds 23 and 34 trip the LP bug of issue 9 section 1 (0/1 games
         # with L >= 54 classifiers): the LP returns 0.0 where the exact optimum is 0.5
-        pytest.param("23", marks=pytest.mark.xfail(strict=True, reason="issue 9 section 1: LP packing for L >= 54")),
-        pytest.param("34", marks=pytest.mark.xfail(strict=True, reason="issue 9 section 1: LP packing for L >= 54")),
+        "23",
+        "34",
     ],
 )
 @pytest.mark.slow
