@@ -125,12 +125,14 @@ class Game:
 
         Parameters
         ----------
-        classifiers : sequence of callables
-            Each maps an ``(n, d)`` array of points to labels or scores.
+        classifiers : sequence of callables or fitted estimators
+            Each maps an ``(n, d)`` array of points to labels or scores, or is a fitted
+            scikit-learn-style estimator (anything with ``predict``; see
+            :func:`advgame.construct.loss_tensor`).
         X : array (N, d)
             Clean points.
         y : array (N,)
-            Labels.
+            Labels of any type (strings included), as in scikit-learn.
         attacks : array (N, m, d), optional
             Candidate attacks per sample (default: the clean points only).
         loss : {"01", "sigmoid"} or callable
@@ -350,4 +352,7 @@ class Game:
     def load(cls, path) -> "Game":
         """Read a game written by :meth:`save` (numpy arrays; never unpickles)."""
         losses, mask, sw, bound = read_game(path)
-        return cls(losses, mask=mask, sample_weights=sw, bound=bound)
+        try:
+            return cls(losses, mask=mask, sample_weights=sw, bound=bound)
+        except (TypeError, ValueError) as e:  # name the file whose content is invalid
+            raise type(e)(f"{path}: {e}") from None

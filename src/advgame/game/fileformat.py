@@ -34,11 +34,18 @@ def read_game(path):
     """``(losses, mask or None, sample_weights or None, bound)`` from a game file; every
     unreadable or foreign file is a ``ValueError`` naming it (:func:`advgame._io.read_npz`)."""
     data = read_npz(path, required={"losses", "mask", "sample_weights", "bound"}, what="an advgame game file")
-    version = int(data["format_version"]) if "format_version" in data else 1
+    version = 1
+    if "format_version" in data:
+        v = data["format_version"]
+        if v.shape != () or v.dtype.kind not in "iu":
+            raise ValueError(f"cannot read {path}: 'format_version' must be an integer scalar; got {v!r}")
+        version = int(v)
     if version > FORMAT_VERSION:
         raise ValueError(f"{path} has format version {version}; this advgame reads up to {FORMAT_VERSION}")
     losses, mask, sw = data["losses"], data["mask"], data["sample_weights"]
     try:
+        if data["bound"].shape != ():
+            raise ValueError
         bound = float(data["bound"])
     except (TypeError, ValueError):
         raise ValueError(f"{path}: 'bound' must be a number; got {data['bound']!r}") from None
