@@ -48,7 +48,7 @@ def add_subcommands(subparsers) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--data-root", default=None, help="folder of the CIFAR data (torchvision's on-disk format)")
     t.add_argument("--arch", default=None, help="resnet18, wrn-28-10, small-cnn, small-mlp "
-                   "(default resnet18 on CIFAR, small-cnn on digits)")
+                   "(default resnet18 on CIFAR, small-mlp on digits)")
     t.add_argument("--batch-size", type=int, default=d["batch_size"].default, help="global batch (default 128)")
     t.add_argument("--lr", type=float, default=d["lr"].default, help="SGD learning rate (default 0.1)")
     t.add_argument("--momentum", type=float, default=d["momentum"].default)

@@ -40,7 +40,7 @@ class TrainConfig:
         "L x 200 epochs"), BAT trains each member for ``epochs`` epochs.
     arch : str
         A name for ``advgame.torch.models.build_model`` (default ``"resnet18"`` on CIFAR,
-        ``"small-cnn"`` on digits).
+        ``"small-mlp"`` on digits).
     batch_size : int
         The global batch (split over the processes of a ``torchrun`` run).
     lr, momentum, weight_decay : float
@@ -127,7 +127,7 @@ class TrainConfig:
             raise ValueError(f"models must be at least 2 for algo='bat'; got {self.models}")
         self.epochs = check_int("epochs", self.epochs, 1)
         if self.arch is None:
-            self.arch = "small-cnn" if self.dataset == "digits" else "resnet18"
+            self.arch = "small-mlp" if self.dataset == "digits" else "resnet18"
         if not isinstance(self.arch, str):
             raise TypeError(f"arch must be a model name (str); got {self.arch!r}")
         self.batch_size = check_int("batch_size", self.batch_size, 1)

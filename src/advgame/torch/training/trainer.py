@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 
 import torch
 
@@ -31,6 +32,9 @@ def _dist():
 
 def _tensors(dataset, limit=None):
     """A dataset as two tensors (inputs, labels), the first ``limit`` examples."""
+    if callable(getattr(dataset, "tensors", None)):  # advgame.torch.data.ImageDataset
+        x, y = dataset.tensors()
+        return (x, y) if limit is None else (x[:limit], y[:limit])
     n = len(dataset) if limit is None else min(limit, len(dataset))
     xs, ys = zip(*(dataset[i] for i in range(n)))
     return torch.stack(xs), torch.as_tensor(ys, dtype=torch.int64)
@@ -84,8 +88,8 @@ class Trainer:
         if self.world > 1 and cfg.weight_method == "lp":
             raise ValueError("weight_method='lp' runs on one process; use 'oracle' or 'entropic' with torchrun")
         torch.manual_seed(cfg.seed)
-        members = [build_model(cfg.arch, data.num_classes, tuple(data.input_shape)).to(self.device)
-                   for _ in range(cfg.models)]
+        members = [build_model(cfg.arch, data.num_classes, tuple(data.input_shape), seed=cfg.seed * 1009 + k)
+                   .to(self.device) for k in range(cfg.models)]
         for m in members:
             m.eval()
         L = cfg.models
@@ -208,6 +212,8 @@ class Trainer:
         sampler = DistributedSampler(dataset, num_replicas=self.world, rank=self.rank, shuffle=True,
                                      seed=self.cfg.seed, drop_last=False)
         sampler.set_epoch(epoch)
+        if hasattr(dataset, "set_epoch"):  # the augmentation of this epoch (keyed by seed, epoch, index)
+            dataset.set_epoch(epoch)
         return DataLoader(dataset, batch_size=self.cfg.batch_size // self.world, sampler=sampler)
 
     def _bar(self, loader, desc):
@@ -233,8 +239,10 @@ class Trainer:
             x_adv = adversarial_batch(cfg, self.mixture, x, y, self.generators["attack"], cfg.loss)
             losses.append(member_step(self.members[k], self.trained[k], self.optimizers[k], x_adv, y, x,
                                       cfg.loss, cfg.beta))
-        for s in self.schedulers:
-            s.step()
+        with warnings.catch_warnings():  # a member not drawn this epoch has not stepped: harmless
+            warnings.filterwarnings("ignore", message=".*lr_scheduler.step.*", category=UserWarning)
+            for s in self.schedulers:
+                s.step()
         return losses
 
     def _epoch_bat(self, phase, loader_epoch):
@@ -254,7 +262,8 @@ class Trainer:
         else:
             if self._bat_data is None:  # D~ of this phase, deterministic: rebuilt the same on resume
                 gen = torch.Generator(device=self.device).manual_seed(cfg.seed * 1000 + phase)
-                prev = sub_mixture(self.members, self.mixture.weights, phase)
+                w = self.mixture.weights[:phase]  # the mixture before the new member: RM20's m_h^q at step i-1
+                prev = Mixture(self.members[:phase], w / w.sum())
                 self._bat_data = adversarial_dataset(cfg, prev, self.data.train, cfg.batch_size, gen, self.device)
             for x, y in self._bar(self._loader(self._bat_data, loader_epoch), f"epoch {self.epoch + 1}"):
                 x, y = x.to(self.device), y.to(self.device)
