@@ -79,6 +79,7 @@ def add_subcommands(subparsers) -> None:
     t.add_argument("--val-size", type=float, default=d["val_size"].default)
     t.add_argument("--augment", action="store_true", help="random crop (padding 4) and horizontal flip")
     t.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     t.set_defaults(advgame_run=_cmd_train)
 
     e = subparsers.add_parser("eval", help=_EVAL_HELP, description=_EVAL_HELP + " (adaptive PGD, APGD-CE/DLR "
@@ -96,6 +97,7 @@ def add_subcommands(subparsers) -> None:
     e.add_argument("--max-samples", type=int, default=None, help="evaluate the first N test examples")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--out", default=None, help="JSON report (default: eval.json next to the checkpoint)")
+    e.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     e.set_defaults(advgame_run=_cmd_eval)
 
 
@@ -108,6 +110,15 @@ def _device(name):
         local = int(os.environ.get("LOCAL_RANK", 0))
         return torch.device(f"cuda:{local}")
     return torch.device("cpu")
+
+
+def _threads(n):
+    import torch
+
+    if n is not None:
+        if n < 1:
+            raise ValueError(f"--threads must be at least 1; got {n}")
+        torch.set_num_threads(n)
 
 
 def _init_distributed(device):
@@ -126,6 +137,7 @@ def _cmd_train(args) -> int:
     from .data import load_dataset
     from .training import Trainer, TrainConfig
 
+    _threads(args.threads)
     models = args.models if args.models is not None else (1 if args.algo in ("at", "trades") else 2)
     cfg = TrainConfig(algo=args.algo, dataset=args.dataset, models=models, epochs=args.epochs, arch=args.arch,
                       batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
@@ -184,6 +196,7 @@ def _cmd_eval(args) -> int:
     from .evaluate import evaluate
     from .training import mixture_from_checkpoint
 
+    _threads(args.threads)
     device = _device(args.device)
     mix, cfg, state = mixture_from_checkpoint(args.checkpoint, device=device, weights=args.weights)
     data = load_dataset(cfg.dataset, args.data_root, val_size=cfg.val_size, augment=False, seed=cfg.seed)
