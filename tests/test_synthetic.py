@@ -220,3 +220,46 @@ def test_make_instance_streams_are_independent():
     s = make_instance(1.0, n_samples=100, n_classifiers=3, n_attacks=20, seed=5, loss="sigmoid")
     L = np.asarray(s.game.losses)
     assert 0 <= L.min() and L.max() <= 1 and not s.game.is_binary
+
+
+@pytest.mark.parametrize(
+    "call, exc, words",
+    [
+        (lambda: make_gaussians(10.0), TypeError, "n_samples"),
+        (lambda: make_gaussians(True), TypeError, "n_samples"),
+        (lambda: make_gaussians(10, seed=-1), ValueError, "seed"),
+        (lambda: make_gaussians(10, shift="3"), TypeError, "shift"),
+        (lambda: make_gaussians(10, dim=0), ValueError, "dim"),
+        (lambda: sample_attacks(np.zeros((2, 2)), "0.1", 5), TypeError, "eps"),
+        (lambda: sample_attacks(np.zeros((2, 2)), 0.1, 2.0), TypeError, "n_attacks"),
+        (lambda: sample_attacks(np.zeros((2, 2)), 0.1, 5, norm="l3"), ValueError, "norm"),
+        (lambda: sample_attacks(np.zeros((2, 2)), 0.1, 5, include_clean=1), TypeError, "include_clean"),
+        (lambda: sample_attacks(np.array([["a", "b"]]), 0.1, 5), TypeError, "X"),
+        (lambda: LinearClassifier([1.0, 0.0], "0"), TypeError, "b"),
+        (lambda: LinearClassifier([1.0, np.nan], 0.0), ValueError, "w must be finite"),
+        (lambda: LinearClassifier([1.0, 0.0], 0.0).adversarial_risk(np.zeros((2, 2)), [1, -1], -1.0),
+         ValueError, "eps"),
+        (lambda: LinearClassifier([1.0, 0.0], 0.0).risk(np.zeros((2, 2)), [1, -1], sample_weights=[1, -1]),
+         ValueError, "sample_weights"),
+        (lambda: random_linear_classifiers(np.zeros((4, 2)), [1, -1, 1, -1], 2, max_risk=-0.1), ValueError,
+         "max_risk"),
+    ],
+)
+def test_checks_go_through_validation(call, exc, words):
+    # wrong type -> TypeError, wrong value -> ValueError, naming the argument (issue 10)
+    with pytest.raises(exc, match=words):
+        call()
+
+
+def test_norm_vocabulary_and_weighted_risk():
+    X, y = make_gaussians(50, seed=0)
+    a = sample_attacks(X, 0.5, 7, norm="linf", seed=1)
+    b = sample_attacks(X, 0.5, 7, norm=np.inf, seed=1)
+    np.testing.assert_array_equal(a, b)
+    c = LinearClassifier([1.0, 0.0], 0.0)
+    assert c.adversarial_risk(X, y, 0.5, norm="l1") == c.adversarial_risk(X, y, 0.5, norm=1)
+    # weighted risks: weights scaled by any constant give the same risk, huge ones included
+    w = np.arange(1.0, 51.0)
+    assert c.risk(X, y, w) == pytest.approx(c.risk(X, y, w * 1e300))
+    assert c.adversarial_risk(X, y, 0.5, sample_weights=w) == pytest.approx(
+        c.adversarial_risk(X, y, 0.5, sample_weights=w / 7))

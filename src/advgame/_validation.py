@@ -272,7 +272,7 @@ def check_array(x, name, *, ndim=None, shape=None, finite=True, lo=None, hi=None
         raise ValueError(f"{name} must be {ndim}-D; got shape {arr.shape}")
     if shape is not None:
         if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
-            want = tuple("?" if s is None else s for s in shape)
+            want = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
             raise ValueError(f"{name} must have shape {want}; got {arr.shape}")
     if finite and not np.isfinite(arr).all():
         idx = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])

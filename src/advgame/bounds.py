@@ -26,7 +26,6 @@ References
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from dataclasses import dataclass
 
@@ -35,7 +34,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 from scipy.spatial.distance import cdist
 
-from ._checks import nonneg_real
+from ._validation import check_array, check_choice, check_real, check_sample_weights, norm_exponent
 
 __all__ = ["OptimalRisk", "optimal_adversarial_risk", "conflict_graph", "parse_norm"]
 
@@ -46,8 +45,8 @@ _BLOCK_BYTES = 32 * 2**20
 
 
 def parse_norm(norm) -> float:
-    """The ``p`` of an :math:`\\ell_p` norm, from ``1``, ``2``, ``numpy.inf``, any real
-    ``p >= 1``, or the strings ``"l1"``, ``"l2"``, ``"linf"``, ``"inf"``.
+    """The ``p`` of an :math:`\\ell_p` norm, from ``"l1"``, ``"l2"``, ``"linf"``, ``1``,
+    ``2``, ``numpy.inf`` or any real ``p >= 1`` (:func:`advgame._validation.norm_exponent`).
 
     Raises
     ------
@@ -56,18 +55,7 @@ def parse_norm(norm) -> float:
     ValueError
         ``norm`` is a string not in the list, or a number below 1 (not a norm).
     """
-    if isinstance(norm, str):
-        key = norm.strip().lower()
-        table = {"l1": 1.0, "1": 1.0, "l2": 2.0, "2": 2.0, "linf": math.inf, "inf": math.inf}
-        if key not in table:
-            raise ValueError(f"norm must be 1, 2, inf, a real p >= 1, 'l1', 'l2' or 'linf'; got {norm!r}")
-        return table[key]
-    if isinstance(norm, bool) or not isinstance(norm, numbers.Real):
-        raise TypeError(f"norm must be a real number p >= 1 or one of 'l1', 'l2', 'linf'; got {norm!r}")
-    p = float(norm)
-    if math.isnan(p) or p < 1:
-        raise ValueError(f"norm must be p >= 1 (an l_p norm); got {norm!r}")
-    return p
+    return norm_exponent(norm)
 
 
 def _cdist_args(p: float) -> dict:
@@ -81,23 +69,12 @@ def _cdist_args(p: float) -> dict:
 
 
 def _as_points(X, name="X") -> np.ndarray:
-    if hasattr(X, "detach") and hasattr(X, "cpu"):  # a torch tensor
-        X = X.detach().cpu().numpy()
-    X = np.asarray(X)
-    if X.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers; got dtype {X.dtype}")
+    X = check_array(X, name)
     if X.ndim != 2:
         raise ValueError(f"{name} must have shape (N, d); got shape {X.shape}")
     if X.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one point; got shape {X.shape}")
-    X = X.astype(np.float64, copy=False)
-    if not np.isfinite(X).all():
-        raise ValueError(f"{name} must be finite; found NaN or inf at row {int(np.argwhere(~np.isfinite(X))[0, 0])}")
     return X
-
-
-def _as_eps(eps) -> float:
-    return nonneg_real("eps", eps)
 
 
 def _binary_labels(y, N) -> tuple[np.ndarray, np.ndarray]:
@@ -124,28 +101,6 @@ def _binary_labels(y, N) -> tuple[np.ndarray, np.ndarray]:
     return ~pos, pos
 
 
-def _as_sample_weights(sample_weights, N) -> tuple[np.ndarray, np.ndarray | None]:
-    """(normalized weights, the raw float64 weights or None)."""
-    if sample_weights is None:
-        return np.full(N, 1.0 / N), None
-    if hasattr(sample_weights, "detach") and hasattr(sample_weights, "cpu"):
-        sample_weights = sample_weights.detach().cpu().numpy()
-    w = np.asarray(sample_weights)
-    if w.dtype.kind not in "biuf":
-        raise TypeError(f"sample_weights must be real numbers; got dtype {w.dtype}")
-    w = w.astype(np.float64)
-    if w.shape != (N,):
-        raise ValueError(f"sample_weights must have shape (N,) = ({N},); got {w.shape}")
-    if not np.isfinite(w).all():
-        raise ValueError("sample_weights must be finite")
-    if (w < 0).any():
-        raise ValueError(f"sample_weights must be non-negative; found {w.min():.6g} at index {int(np.argmin(w))}")
-    total = w.sum()
-    if not total > 0:
-        raise ValueError("sample_weights must not all be zero (they are normalized by their total)")
-    return w / total, w
-
-
 def conflict_graph(X_neg, X_pos, eps, norm=2) -> np.ndarray:
     r"""Boolean matrix of conflicts between two point sets.
 
@@ -162,10 +117,10 @@ def conflict_graph(X_neg, X_pos, eps, norm=2) -> np.ndarray:
         Non-negative radius.
     norm : {1, 2, inf} or float >= 1 or {"l1", "l2", "linf"}
     """
-    p = parse_norm(norm)
-    eps = _as_eps(eps)
-    A = np.asarray(X_neg, dtype=np.float64)
-    B = np.asarray(X_pos, dtype=np.float64)
+    p = norm_exponent(norm)
+    eps = check_real("eps", eps, lo=0)
+    A = check_array(X_neg, "X_neg")
+    B = check_array(X_pos, "X_pos")
     if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[1]:
         raise ValueError(
             f"X_neg and X_pos must have shapes (n1, d) and (n2, d) with the same d; got {A.shape} and {B.shape}"
@@ -361,11 +316,13 @@ def optimal_adversarial_risk(X, y, eps, norm=2, sample_weights=None, method="ot"
     X = _as_points(X)
     N = X.shape[0]
     neg, pos = _binary_labels(y, N)
-    p_norm = parse_norm(norm)
-    eps = _as_eps(eps)
-    w, raw = _as_sample_weights(sample_weights, N)
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}; got {method!r}")
+    p_norm = norm_exponent(norm)
+    eps = check_real("eps", eps, lo=0)
+    if sample_weights is None:
+        w, raw = np.full(N, 1.0 / N), None
+    else:
+        raw, w = check_sample_weights(sample_weights, N)
+    check_choice("method", method, _METHODS)
     if method == "flow":
         units = _integer_units(raw, N)
 

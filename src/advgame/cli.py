@@ -8,8 +8,9 @@ Subcommands
 ``advgame example NAME --out FILE.npz [--seed S]``
     Write a built-in example game.
 ``advgame gaussians [--eps ...] [--n N] [--classifiers L] [--attacks M] [--seed S] [--out DIR] [--quick]``
-    MNE21's synthetic experiment (Sec. 5.1, Figure 2): a table, ``results.json`` and
-    three figures (PNG and PDF).
+    MNE21's synthetic experiment (Sec. 5.1, Figure 2; :mod:`advgame.experiments.mne21`):
+    a table, ``results.json`` and four figures (the three panels and Figure 2 itself,
+    PNG and PDF).
 """
 
 from __future__ import annotations
@@ -20,21 +21,33 @@ import sys
 
 import numpy as np
 
+from ._validation import check_scalar, norm_exponent
+
 __all__ = ["main"]
 
 
-def _positive_float(s):
-    v = float(s)
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {s}")
-    return v
+def _number(kind, **bounds):
+    """An argparse ``type``: the string parsed as ``int`` or ``float``, then checked by
+    :func:`advgame._validation.check_scalar` (``bounds``: ``lo``, ``lo_open``, ...)."""
+    what = "an integer" if kind == "int" else "a number"
+
+    def parse(text):
+        try:
+            value = int(text) if kind == "int" else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        try:
+            return check_scalar("the value", value, kind, **bounds)
+        except (TypeError, ValueError) as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    parse.__name__ = f"{kind}_argument"  # argparse names the type in its messages
+    return parse
 
 
-def _positive_int(s):
-    v = int(s)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s}")
-    return v
+_POSITIVE_REAL = _number("real", lo=0, lo_open=True)
+_POSITIVE_INT = _number("int", lo=1)
+_SEED = _number("int", lo=0)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -47,19 +60,20 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("game", nargs="?", help="a .npz written by Game.save or 'advgame example'")
     s.add_argument("--example", choices=sorted(EXAMPLES), help="solve a built-in example instead")
     s.add_argument("--method", choices=["lp", "oracle", "entropic"], default="lp")
-    s.add_argument("--steps", type=_positive_int, help="iterations (oracle, entropic)")
-    s.add_argument("--alpha", type=_positive_float, help="entropic temperature")
-    s.add_argument("--tol", type=_positive_float, help="duality-gap tolerance")
+    s.add_argument("--steps", type=_POSITIVE_INT, help="iterations (oracle, entropic)")
+    s.add_argument("--alpha", type=_POSITIVE_REAL, help="entropic temperature")
+    s.add_argument("--tol", type=_POSITIVE_REAL, help="duality-gap tolerance")
     s.add_argument("--json", action="store_true", help="print the result as JSON")
 
     gs = sub.add_parser("gaussians", help="MNE21's synthetic experiment: table, results.json, figures")
-    gs.add_argument("--eps", type=_positive_float, nargs="+", help="budgets (default 0.5 1 ... 4; quick: 1 2 3)")
-    gs.add_argument("--n", type=_positive_int, help="training points (default 1000; quick 300)")
-    gs.add_argument("--test", type=_positive_int, help="fresh test points (default: as --n)")
-    gs.add_argument("--classifiers", type=_positive_int, default=10, help="random linear classifiers (10)")
-    gs.add_argument("--attacks", type=_positive_int, help="candidate attacks per point (default 1000; quick 200)")
-    gs.add_argument("--norm", choices=["2", "inf", "1"], default="2", help="the ball's norm (2)")
-    gs.add_argument("--seed", type=int, default=0)
+    gs.add_argument("--eps", type=_POSITIVE_REAL, nargs="+", help="budgets (default 0.5 1 ... 4; quick: 1 2 3)")
+    gs.add_argument("--n", type=_POSITIVE_INT, help="training points (default 1000; quick 300)")
+    gs.add_argument("--test", type=_POSITIVE_INT, help="fresh test points (default: as --n)")
+    gs.add_argument("--classifiers", type=_POSITIVE_INT, default=10, help="random linear classifiers (10)")
+    gs.add_argument("--attacks", type=_POSITIVE_INT, help="candidate attacks per point (default 1000; quick 200)")
+    gs.add_argument("--norm", choices=["2", "inf", "1", "l2", "linf", "l1"], default="2",
+                    help="the ball's norm (2 = l2)")
+    gs.add_argument("--seed", type=_SEED, default=0)
     gs.add_argument("--out", default="results/gaussians", help="output folder (results/gaussians)")
     gs.add_argument("--quick", action="store_true", help="a small run (under 30 s)")
     gs.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -67,7 +81,7 @@ def _build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("example", help="write a built-in example game to a .npz file")
     e.add_argument("name", choices=sorted(EXAMPLES))
     e.add_argument("--out", required=True, help="output .npz path")
-    e.add_argument("--seed", type=int, default=None)
+    e.add_argument("--seed", type=_SEED, default=None)
     return p
 
 
@@ -128,75 +142,27 @@ def _cmd_example(args) -> int:
 def _cmd_gaussians(args) -> int:
     from pathlib import Path
 
-    from .experiment import DEFAULT_EPS, format_table, run_gaussians, write_json
+    from .experiments.mne21 import DEFAULT_EPS, format_table, gaussian_figures, run_gaussians, write_json
 
     quick = args.quick
     eps = args.eps or ((1.0, 2.0, 3.0) if quick else DEFAULT_EPS)
     n = args.n or (300 if quick else 1000)
     m = args.attacks or (200 if quick else 1000)
-    norm = {"2": 2, "inf": float("inf"), "1": 1}[args.norm]
     res = run_gaussians(eps=eps, n_samples=n, n_classifiers=args.classifiers, n_attacks=m, n_test=args.test,
-                        norm=norm, seed=args.seed, convergence_eps="auto",
+                        norm=norm_exponent(args.norm), seed=args.seed, convergence_eps="auto",
                         oracle_steps=500 if quick else 2000, entropic_steps=150 if quick else 300,
                         progress=not args.no_progress)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(res, out / "results.json")
-    figures = _gaussian_figures(res, out)
+    figures = gaussian_figures(res, out)
     print(f"MNE21 synthetic experiment: N={n} points, L={args.classifiers} linear classifiers, m={m} attacks "
-          f"(L{args.norm} ball), seed {args.seed}")
+          f"(L{args.norm.lstrip('lL')} ball), seed {args.seed}")
     print(format_table(res))
     print("determ. = best single classifier; random. = optimal mixture (exact LP); 'any clf >=' = the smallest")
     print("adversarial risk any classifier reaches on the training points; gap = certified duality gap.")
     print(f"wrote {out / 'results.json'} and {', '.join(figures)} in {res['setup']['seconds']:.1f} s")
     return 0
-
-
-def _gaussian_figures(res, out):
-    from pathlib import Path
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .plot import plot_convergence, plot_mixture, plot_risk_vs_eps, save_figure
-
-    objs = res["_objects"]
-    conv = res["convergence"]
-    ce = conv["eps"] if conv else res["eps"][-1]
-    _, _, sol = objs["games"][ce]
-    written = []
-
-    def left(ax):
-        plot_mixture(objs["X"][:200], objs["y"][:200], objs["classifiers"], sol.weights, eps=ce, ax=ax,
-                     lim=((-7, -4), (7, 4)))
-
-    def middle(ax):
-        hist = {"Algorithm 1 (oracle)": conv["oracle"]["history"]}
-        for a, h in conv["entropic"].items():
-            hist[f"entropic, alpha = {float(a):g}"] = h["history"]
-        plot_convergence(hist, conv["optimal_value"], ax=ax)
-        ax.set_title(f"convergence (eps = {ce:g})")
-
-    panels = [("mixture", left), ("convergence", middle), ("risk_vs_eps", lambda ax: plot_risk_vs_eps(res, ax=ax))]
-    for name, draw in panels:
-        if name == "convergence" and not conv:
-            continue
-        fig, ax = plt.subplots(figsize=(5.5, 4.5))
-        draw(ax)
-        written += save_figure(fig, out / name)
-        plt.close(fig)
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
-    for (name, draw), ax in zip(panels, axes):
-        if name == "convergence" and not conv:
-            ax.axis("off")
-            continue
-        draw(ax)
-    fig.tight_layout()
-    written += save_figure(fig, out / "figure2")
-    plt.close(fig)
-    return [Path(p).name for p in written]
 
 
 def main(argv=None) -> int:

@@ -11,11 +11,11 @@ the attacks' device) and runs in memory-bounded batches of samples.
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 from scipy.special import expit
 
+from ._validation import check_choice, check_int, check_real
 from .backend import is_torch
 
 __all__ = ["loss_tensor", "LOSSES", "DEFAULT_BATCH_BYTES"]
@@ -103,9 +103,9 @@ class _Labels:
 def _check_loss(loss):
     if callable(loss):
         return loss
-    if not isinstance(loss, str) or loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES} or a callable loss(outputs, y); got {loss!r}")
-    return loss
+    if not isinstance(loss, str):
+        raise TypeError(f"loss must be one of {LOSSES} or a callable loss(outputs, y); got {loss!r}")
+    return check_choice("loss", loss, LOSSES)
 
 
 def loss_tensor(classifiers, X, y, attacks=None, loss="01", batch_size=None, *, temperature: float = 0.25,
@@ -154,7 +154,7 @@ def loss_tensor(classifiers, X, y, attacks=None, loss="01", batch_size=None, *, 
         Labels (see above).
     attacks : array_like or torch.Tensor, shape (N, m, d), optional
         Candidate attacks of each sample, e.g. from
-        :func:`advgame.synthetic.sample_attacks`.  Default: ``X[:, None, :]``
+        :func:`advgame.experiments.mne21_data.sample_attacks`.  Default: ``X[:, None, :]``
         (m = 1, the clean game).  Must come from the same library as ``X``.
     loss : {"01", "sigmoid"} or callable, default "01"
     batch_size : int, optional
@@ -186,7 +186,7 @@ def loss_tensor(classifiers, X, y, attacks=None, loss="01", batch_size=None, *, 
     Examples
     --------
     >>> import numpy as np
-    >>> from advgame.synthetic import LinearClassifier
+    >>> from advgame.experiments.mne21_data import LinearClassifier
     >>> X = np.array([[0.0, 0.0], [2.0, 0.0]]); y = np.array([-1, 1])
     >>> attacks = X[:, None, :] + np.array([[0.0, 0.0], [1.5, 0.0], [-1.5, 0.0]])
     >>> loss_tensor([LinearClassifier([1.0, 0.0], -1.0)], X, y, attacks)[..., 0]
@@ -205,10 +205,7 @@ def loss_tensor(classifiers, X, y, attacks=None, loss="01", batch_size=None, *, 
         if not callable(c):
             raise TypeError(f"classifiers[{k}] must be callable; got {type(c).__name__}")
     loss = _check_loss(loss)
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not (
-        math.isfinite(temperature) and temperature > 0
-    ):
-        raise ValueError(f"temperature must be a positive finite number; got {temperature!r}")
+    temperature = check_real("temperature", temperature, lo=0, lo_open=True)
 
     torch_mode = is_torch(X) or is_torch(attacks)
     if torch_mode and not (is_torch(X) and (attacks is None or is_torch(attacks))):
@@ -258,9 +255,8 @@ def loss_tensor(classifiers, X, y, attacks=None, loss="01", batch_size=None, *, 
 
     if batch_size is None:
         batch_size = max(1, DEFAULT_BATCH_BYTES // max(1, m * d * itemsize))
-    elif isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
-    batch_size = int(batch_size)
+    else:
+        batch_size = check_int("batch_size", batch_size, 1)
 
     ctx = _no_grad() if torch_mode else _Null()
     with ctx:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validation import check_bool, check_choice, check_int, check_real, check_rng
 from .game import Game
 
 __all__ = ["motivating_game", "random_game", "EXAMPLES", "make_example"]
@@ -56,7 +57,7 @@ def random_game(n_samples: int = 50, n_attacks: int = 20, n_classifiers: int = 5
     kind : {"binary", "real"}
         0/1 losses (Bernoulli(``p``), attack 0 of each sample being the "clean" row
         with the lowest losses) or real losses uniform in [0, 1].
-    seed : int or numpy.random.Generator, optional
+    seed : int >= 0, numpy.random.Generator or None
     p : float
         Probability of a loss of 1 in binary games.
     mask_fraction : float
@@ -64,16 +65,14 @@ def random_game(n_samples: int = 50, n_attacks: int = 20, n_classifiers: int = 5
     weighted : bool
         Draw random positive sample weights instead of uniform ones.
     """
-    for name, v in (("n_samples", n_samples), ("n_attacks", n_attacks), ("n_classifiers", n_classifiers)):
-        if int(v) != v or v < 1:
-            raise ValueError(f"{name} must be a positive integer; got {v!r}")
-    if kind not in ("binary", "real"):
-        raise ValueError(f"kind must be 'binary' or 'real'; got {kind!r}")
-    if not 0 <= p <= 1:
-        raise ValueError(f"p must lie in [0, 1]; got {p}")
-    if not 0 <= mask_fraction < 1:
-        raise ValueError(f"mask_fraction must lie in [0, 1); got {mask_fraction}")
-    rng = np.random.default_rng(seed)
+    n_samples = check_int("n_samples", n_samples, 1)
+    n_attacks = check_int("n_attacks", n_attacks, 1)
+    n_classifiers = check_int("n_classifiers", n_classifiers, 1)
+    check_choice("kind", kind, ("binary", "real"))
+    p = check_real("p", p, lo=0, hi=1)
+    mask_fraction = check_real("mask_fraction", mask_fraction, lo=0, hi=1, hi_open=True)
+    weighted = check_bool("weighted", weighted)
+    rng = check_rng(seed)
     shape = (int(n_samples), int(n_attacks), int(n_classifiers))
     if kind == "binary":
         losses = (rng.random(shape) < p).astype(np.float64)
@@ -97,6 +96,5 @@ EXAMPLES = {
 
 def make_example(name: str, seed=None) -> Game:
     """Build the built-in example ``name`` (one of ``EXAMPLES``)."""
-    if name not in EXAMPLES:
-        raise ValueError(f"unknown example {name!r}; choose one of {sorted(EXAMPLES)}")
+    check_choice("name", name, sorted(EXAMPLES))
     return EXAMPLES[name](seed=seed)

@@ -36,7 +36,7 @@ def plot_mixture(X, y, classifiers, weights, eps=None, ax=None, n_balls=4, grid=
     Parameters
     ----------
     X : array (N, 2), y : array (N,) in {-1, +1}
-    classifiers : sequence of :class:`advgame.synthetic.LinearClassifier`
+    classifiers : sequence of :class:`advgame.experiments.mne21_data.LinearClassifier`
     weights : array (L,)
         The mixture; a classifier's line is drawn darker the larger its weight.
     eps : float, optional
