@@ -13,7 +13,7 @@ def run(rank, world, init_file, out_file):
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
-        tr = Trainer(distributed_config(), tiny_data(n_train=128))
+        tr = Trainer(distributed_config(), tiny_data(n_train=128), out=f"{out_file}.run")
         tr.fit()
         torch.save({"members": [m.state_dict() for m in tr.members], "weights": tr.mixture.weights.clone(),
                     "step": tr.step}, f"{out_file}.{rank}.pt")

@@ -213,3 +213,19 @@ def test_load_checkpoint_errors(tmp_path):
     torch.save({"a": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not an advgame training checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def test_plot_runs_returns_axes_with_one_line_per_run():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from advgame.torch.training import plot_runs
+
+    h1 = [{"epoch": e, "members": 1, "natural": 0.5, "robust": 0.1 * e} for e in (1, 2)]
+    h2 = [{"epoch": e, "members": 2, "natural": 0.5, "robust": 0.1} for e in (1, 2, 3, 4)]
+    ax = plot_runs({"L=1": h1, "L=2": h2}, "robust")
+    assert len(ax.lines) == 2
+    assert list(ax.lines[1].get_xdata()) == [0.5, 1.0, 1.5, 2.0]  # epochs per member (MNE21 Fig. 3)
+    assert ax.get_xlabel() == "epochs per member"
+    with pytest.raises(ValueError, match="metric"):
+        plot_runs({"x": h1}, "accuracy", ax=ax)

@@ -206,11 +206,14 @@ def _cmd_eval(args) -> int:
     attacks = "all" if args.attacks == "all" else [a.strip() for a in args.attacks.split(",") if a.strip()]
     eps = cfg.eps if args.eps is None else args.eps
     report = evaluate(mix, x, y, eps, args.norm, attacks, batch_size=args.batch_size, seed=args.seed)
-    print(f"{args.checkpoint}: {cfg.algo}, L={len(mix)}, weights {[round(float(w), 4) for w in mix.weights]}")
+    print(f"{args.checkpoint}: {cfg.algo}, {len(mix)} member(s) with positive weight, "
+          f"weights {[round(float(w), 4) for w in mix.weights]} ({args.weights})")
     print(report.table())
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "eval.json")
     payload = {"checkpoint": os.path.abspath(args.checkpoint), "algo": cfg.algo, "dataset": cfg.dataset,
-               "weights_used": args.weights, "weights": [float(w) for w in mix.weights], "eps": eps,
+               "weights_used": args.weights,
+               "weights": [float(w) for w in (state["weights_lp"] if args.weights == "lp" else state["weights"])],
+               "eps": eps,
                "norm": args.norm, "n": report.n, "accuracy": dict(report), "seconds": report.seconds,
                "skipped": report.skipped}
     from .._io import atomic_path

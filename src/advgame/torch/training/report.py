@@ -49,7 +49,7 @@ def read_log(path) -> list:
     return history
 
 
-def plot_training(history, metric="robust", ax=None, label=None, **style):
+def plot_training(history, metric="robust", ax=None, label=None, per_member=True, **style):
     """Validation accuracy per epoch of one run (one line).
 
     Parameters
@@ -59,6 +59,9 @@ def plot_training(history, metric="robust", ax=None, label=None, **style):
     metric : {"natural", "robust"}
     ax : matplotlib Axes, optional
     label : str, optional
+    per_member : bool
+        x axis in epochs per member (the epoch divided by the run's number of
+        members, as in MNE21 Fig. 3), else in epochs.
 
     Returns
     -------
@@ -74,17 +77,18 @@ def plot_training(history, metric="robust", ax=None, label=None, **style):
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(5, 3.6))
-    epochs = [r["epoch"] for r in history]
+    L = max((r["members"] for r in history), default=1) if per_member else 1
+    epochs = [r["epoch"] / L for r in history]
     values = [r[metric] for r in history]
     ax.plot(epochs, values, marker="o", markersize=3, label=label, **style)
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("epochs per member" if per_member else "epoch")
     ax.set_ylabel(f"{metric} accuracy (validation)")
     ax.set_title("natural accuracy" if metric == "natural" else "robust accuracy (PGD)")
     ax.grid(alpha=0.3)
     return ax
 
 
-def plot_runs(runs, metric="robust", ax=None):
+def plot_runs(runs, metric="robust", ax=None, per_member=True):
     """MNE21 Fig. 3 style: one line per run (e.g. 1, 2, 3 members), accuracy per epoch.
 
     Parameters
@@ -99,7 +103,7 @@ def plot_runs(runs, metric="robust", ax=None):
     matplotlib Axes
     """
     for label, history in runs.items():
-        ax = plot_training(history, metric, ax=ax, label=label)
+        ax = plot_training(history, metric, ax=ax, label=label, per_member=per_member)
     if runs:
         ax.legend()
     return ax

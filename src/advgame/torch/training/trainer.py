@@ -161,6 +161,7 @@ class Trainer:
             "schedulers": [s.state_dict() for s in self.schedulers],
             "solver": self.solver.state_dict(),
             "rng": rng_state(self.generators),
+            "attack_rng_by_rank": self._gather_attack_states(),
             "last_gap": self.last_gap,
             "history": self.history,
             "best": best,
@@ -171,7 +172,7 @@ class Trainer:
         }
 
     def load_state_dict(self, state) -> None:
-        """Restore :meth:`state_dict` (the config must match, except ``epochs``... none)."""
+        """Restore :meth:`state_dict`; a checkpoint written with other settings is a ValueError."""
         saved = TrainConfig.from_dict(state["config"])
         if saved != self.cfg:
             diff = {k: (v, getattr(self.cfg, k)) for k, v in saved.to_dict().items()
@@ -186,12 +187,27 @@ class Trainer:
             sch.load_state_dict(s)
         self.solver.load_state_dict(state["solver"])
         set_rng_state(state["rng"], self.generators)
+        by_rank = state.get("attack_rng_by_rank")
+        if self.world > 1 and by_rank is not None and len(by_rank) == self.world:
+            self.generators["attack"].set_state(by_rank[self.rank])  # each rank its own random starts
         self.epoch, self.step, self.last_gap = state["epoch"], state["step"], state["last_gap"]
         self.history = list(state["history"])
         self.best = None if state["best"] is None else (state["best"]["score"], state["best"]["state"])
         self._bat_data = None
         self.weights_lp = state.get("weights_lp")
         self.summary = state.get("summary")
+
+    def _gather_attack_states(self):
+        """Every rank's attack generator state (a collective call under torchrun)."""
+        if self.world == 1:
+            return None
+        import torch.distributed as dist
+
+        mine = self.generators["attack"].get_state()
+        comm = mine.to(self.device) if dist.get_backend() == "nccl" else mine
+        states = [torch.empty_like(comm) for _ in range(self.world)]
+        dist.all_gather(states, comm)
+        return [t.cpu() for t in states]
 
     @property
     def checkpoint_path(self):
@@ -314,10 +330,12 @@ class Trainer:
             done += 1
             row["time"] = time.perf_counter() - t0
             self.history.append(row)
-            if self.rank == 0 and self.out is not None:
-                os.makedirs(self.out, exist_ok=True)
-                save_checkpoint(self.checkpoint_path, self.state_dict())
-                write_logs(self.out, self.history)
+            if self.out is not None:
+                state = self.state_dict()  # on every rank: gathers the ranks' generator states
+                if self.rank == 0:
+                    os.makedirs(self.out, exist_ok=True)
+                    save_checkpoint(self.checkpoint_path, state)
+                    write_logs(self.out, self.history)
         return self.history
 
     def finish(self, label=None) -> dict:
@@ -340,8 +358,9 @@ class Trainer:
             summary["lp"] = {"weights": [float(v) for v in w], "natural": nat_lp, "robust": rob_lp,
                              "game_value": float(res.value), "gap": float(res.gap)}
         self.summary = summary
+        state = self.state_dict() if self.out is not None else None
         if self.rank == 0 and self.out is not None:
-            save_checkpoint(self.checkpoint_path, self.state_dict())
+            save_checkpoint(self.checkpoint_path, state)
             from ..._io import atomic_path
 
             with atomic_path(os.path.join(self.out, "summary.json")) as tmp:
