@@ -56,7 +56,7 @@ def worlds(draw, penalty=None, n_min=2, n_max=6, full_support=None, lam=None, ep
     lam_ = draw(LAMS) if lam is None else lam
     eps_ = draw(st.sampled_from([0.5, 1.0, 1.5, 2.5])) if eps is None else eps
     norm = draw(st.sampled_from([2, 2, 1, np.inf]))
-    return FiniteWorld(points, m[0], m[1], eps=eps_, penalty=pen, lam=lam_, norm=norm)
+    return FiniteWorld(points, m[0], m[1], eps=eps_, penalty=pen, penalty_strength=lam_, norm=norm)
 
 
 def labellings(n):
@@ -106,11 +106,12 @@ class TestValidation:
             (dict(mass_pos=[0.0, np.inf]), ValueError, "mass_pos must be finite"),
             (dict(eps=0.0), ValueError, r"eps must lie in \(0, inf\)"),
             (dict(eps="1"), TypeError, "eps must be a real number"),
-            (dict(lam=1.0), ValueError, r"lam must lie in \[0, 1\)"),
-            (dict(lam=-0.1), ValueError, r"lam must lie in \[0, 1\)"),
+            (dict(penalty_strength=1.0), ValueError, r"penalty_strength must lie in \[0, 1\)"),
+            (dict(penalty_strength=-0.1), ValueError, r"penalty_strength must lie in \[0, 1\)"),
             (dict(penalty="l2"), ValueError, "penalty must be one of"),
-            (dict(norm=0.5), ValueError, "norm must be >= 1"),
-            (dict(norm="fro"), TypeError, "norm must be a number"),
+            (dict(norm=0.5), ValueError, "norm must be p >= 1"),
+            (dict(norm="fro"), ValueError, "norm must be one of"),
+            (dict(norm=[2]), TypeError, "norm must be one of"),
         ],
     )
     def test_constructor_errors(self, kw, exc, match):
@@ -145,20 +146,20 @@ class TestValidation:
 
     def test_theorem_argument_errors(self):
         w = self.world()
-        with pytest.raises(ValueError, match=r"alpha must lie in \[0, 1\]"):
+        with pytest.raises(ValueError, match=r"mixture_weight must lie in \[0, 1\]"):
             w.randomization_mixture([1, -1], 1.5)
         with pytest.raises(ValueError, match="construction must be"):
             w.randomization_mixture([1, -1], 0.5, construction="boost")
         with pytest.raises(ValueError, match="delta is only used with the norm penalty"):
-            w.paper_alpha_interval(delta=0.5)
+            w.paper_mixture_weight_interval(delta=0.5)
         wn = self.world(penalty="norm")
         with pytest.raises(ValueError, match="delta in \\(0, eps\\) is required"):
-            wn.paper_alpha_interval()
+            wn.paper_mixture_weight_interval()
         with pytest.raises(ValueError, match=r"delta must lie in \(0, 1\)"):
             wn.proof_flip_set([1, -1], delta=1.0)
         with pytest.raises(ValueError, match="reading must be"):
             wn.proof_flip_set([1, -1], delta=0.5, reading="loose")
-        with pytest.raises(ValueError, match="max_iter must be a positive integer"):
+        with pytest.raises(ValueError, match=r"max_iter must lie in \[1, inf\)"):
             w.best_response_dynamics([1, -1], max_iter=0)
         with pytest.raises(ValueError, match="limit"):
             random_world(n=12, seed=0).minimax_value(limit=100)
@@ -166,7 +167,7 @@ class TestValidation:
             advgame.regularized.plot_pushforward_1d(None)
 
     def test_generators_validate_and_are_seeded(self):
-        with pytest.raises(ValueError, match="n must be a positive integer"):
+        with pytest.raises(ValueError, match=r"n must lie in \[1, inf\)"):
             random_world(n=0)
         with pytest.raises(ValueError, match=r"std must lie in \(0, inf\)"):
             gaussian_world(std=0.0)
@@ -179,6 +180,103 @@ class TestValidation:
         with pytest.raises(ValueError):
             w.points[0, 0] = 5.0
         assert "FiniteWorld(n=2" in repr(w)
+
+
+# ------------------------------------------------- vocabulary and deprecations
+def test_norm_vocabulary_and_general_p():
+    """The project's norm names ("l1", "l2", "linf", any case) give the same world as the
+    numbers 1, 2, inf; a general p >= 1 is supported (distances are l_p distances)."""
+    pts = [[0.0, 0.0], [3.0, 4.0], [1.0, 0.5]]
+    kw = dict(mass_neg=[0.2, 0.3, 0.0], mass_pos=[0.1, 0.0, 0.4], eps=5.0)
+    for name, p in (("l1", 1), ("L2", 2), ("linf", np.inf), ("inf", np.inf)):
+        assert np.array_equal(FiniteWorld(pts, norm=name, **kw).distances, FiniteWorld(pts, norm=p, **kw).distances)
+    assert FiniteWorld(pts, norm="l2", **kw).distances[0, 1] == 5.0
+    assert FiniteWorld(pts, norm=3, **kw).distances[0, 1] == pytest.approx((27 + 64) ** (1 / 3))
+
+
+def test_deprecated_lam_alias():
+    """``lam`` (argument and attribute) is a deprecated alias of ``penalty_strength``
+    everywhere it was accepted: same world, a DeprecationWarning, and both at once is a
+    TypeError."""
+    args = ([0.0, 1.0], [0.5, 0.0], [0.0, 0.5], 1.0)
+    new = FiniteWorld(*args, penalty_strength=0.3)
+    with pytest.warns(DeprecationWarning, match="'lam' is deprecated; use 'penalty_strength'"):
+        old = FiniteWorld(*args, lam=0.3)
+    assert old.penalty_strength == new.penalty_strength == 0.3
+    with pytest.warns(DeprecationWarning, match="'lam' is deprecated"):
+        assert new.lam == 0.3
+    with pytest.raises(TypeError, match="pass 'penalty_strength' only"):
+        FiniteWorld(*args, penalty_strength=0.3, lam=0.3)
+    for make, kw in ((motivating_world, {}), (gaussian_world, dict(n=11)), (random_world, dict(seed=0))):
+        with pytest.warns(DeprecationWarning, match="'lam' is deprecated"):
+            w_old = make(lam=0.25, **kw)
+        w_new = make(penalty_strength=0.25, **kw)
+        w_old, w_new = (w[0] if isinstance(w, tuple) else w for w in (w_old, w_new))
+        assert w_old.penalty_strength == w_new.penalty_strength == 0.25
+        assert np.array_equal(w_old.masses, w_new.masses)
+    assert motivating_world()[0].penalty_strength == 0.0 and random_world(seed=0).penalty_strength == 0.5
+
+
+def test_deprecated_alpha_names():
+    """RM20's alpha is ``mixture_weight``: ``alpha=`` and the methods
+    ``paper_alpha_interval`` / ``finite_alpha_threshold`` still work, with a
+    DeprecationWarning, and give the same numbers as the new names."""
+    world, h1 = two_point_world()
+    g = world.randomization_gain(h1, mixture_weight=0.6)
+    with pytest.warns(DeprecationWarning, match="'alpha' is deprecated; use 'mixture_weight'"):
+        assert world.randomization_gain(h1, alpha=0.6) == g
+    with pytest.warns(DeprecationWarning, match="'alpha' is deprecated"):
+        old = world.randomization_mixture(h1, alpha=0.6)
+    new = world.randomization_mixture(h1, 0.6)
+    assert all(np.array_equal(a, b) for a, b in zip(old, new))
+    with pytest.raises(TypeError, match="pass 'mixture_weight' only"):
+        world.randomization_gain(h1, 0.6, alpha=0.6)
+    with pytest.raises(TypeError, match="missing the argument 'mixture_weight'"):
+        world.randomization_gain(h1)
+    with pytest.warns(DeprecationWarning, match="use 'paper_mixture_weight_interval'"):
+        assert world.paper_alpha_interval(0.5) == world.paper_mixture_weight_interval(0.5)
+    with pytest.warns(DeprecationWarning, match="use 'finite_mixture_weight_threshold'"):
+        assert world.finite_alpha_threshold(h1, 0.5, "literal") == world.finite_mixture_weight_threshold(h1, 0.5, "literal")
+
+
+def test_argument_checks_follow_the_project_rule():
+    """Arguments go through advgame._validation: a wrong type is a TypeError, a wrong
+    value a ValueError, both naming the argument."""
+    args = ([0.0, 1.0], [0.5, 0.0], [0.0, 0.5])
+    with pytest.raises(TypeError, match="eps must be a real number"):
+        FiniteWorld(*args, eps=True)
+    with pytest.raises(TypeError, match="penalty_strength must be a real number"):
+        FiniteWorld(*args, eps=1.0, penalty_strength="0.5")
+    with pytest.raises(TypeError, match="n must be an integer"):
+        random_world(n=2.0)
+    with pytest.raises(TypeError, match="seed must be None, an int"):
+        random_world(seed=1.5)
+    with pytest.raises(TypeError, match="full_support must be True or False"):
+        random_world(full_support=1)
+    with pytest.raises(ValueError, match=r"n must lie in \[2, inf\)"):
+        gaussian_world(n=1)
+    world = FiniteWorld(*args, eps=1.0, penalty="norm")
+    with pytest.raises(TypeError, match="mixture_weight must be a real number"):
+        world.randomization_gain([1, -1], "0.7")
+    with pytest.raises(TypeError, match="delta must be a real number"):
+        world.proof_flip_set([1, -1], delta="0.5")
+    with pytest.raises(ValueError, match=r"radius must lie in \[0, inf\)"):
+        world.attackable([1, -1], radius=-1.0)
+    with pytest.raises(TypeError, match="max_iter must be an integer"):
+        world.best_response_dynamics([1, -1], max_iter=2.5)
+
+
+def test_package_layout_keeps_public_names():
+    """Every public name of the former module ``advgame.regularized`` is importable from
+    the package; the plotting function is the one of ``advgame.plot``."""
+    import advgame.plot
+    import advgame.regularized as reg
+
+    for name in ("FiniteWorld", "Dynamics", "PENALTIES", "NEG", "POS", "motivating_world", "gaussian_world",
+                 "random_world", "plot_pushforward_1d"):
+        assert name in reg.__all__ and hasattr(reg, name)
+    assert reg.plot_pushforward_1d is advgame.plot.plot_pushforward_1d
+    assert (reg.NEG, reg.POS, reg.PENALTIES) == (0, 1, ("mass", "norm"))
 
 
 # ------------------------------------------------ MNE21 Sec. 2.1 as a finite world
@@ -206,7 +304,7 @@ def test_motivating_world_regularized_closed_form(lam, penalty):
     each classifier's value is 1 - 3 lam / 4 (the -1 mass at 0 and the +1 mass at the
     correctly classified end move, the other +1 mass is already misclassified), and the
     uniform mixture's is max(0, 1/2 - lam)/2 + max(1/2, 1 - lam)/2."""
-    world, labels = motivating_world(lam=lam, penalty=penalty)
+    world, labels = motivating_world(penalty_strength=lam, penalty=penalty)
     for k in range(2):
         assert world.adversary_value(labels[k]) == pytest.approx(1 - 0.75 * lam, abs=TOL)
     mix = 0.5 * max(0.0, 0.5 - lam) + 0.5 * max(0.5, 1 - lam)
@@ -233,7 +331,7 @@ def test_adversary_value_is_the_supremum_over_attacks(data, world):
     assert r <= v + TOL
     assert world.is_adversary_best_response(att, labels, w) == (r >= v - 1e-9)
     # Eq. 4 = Eq. 2 minus lam * penalty
-    assert r == pytest.approx(world.risk(labels, att, w, penalized=False) - world.lam * world.penalty_value(att))
+    assert r == pytest.approx(world.risk(labels, att, w, penalized=False) - world.penalty_strength * world.penalty_value(att))
     # the Game bridge computes the same value through advgame.Game
     game, offset = world.to_game(labels)
     assert game.risk(w) - offset == pytest.approx(v, abs=1e-9)
@@ -260,7 +358,7 @@ def test_lemma1_mass_penalty_best_response(data, world):
     assert np.array_equal(moved, zones)  # moves exactly the attackable pairs
     assert np.all(other[np.arange(2)[:, None], br][zones])  # across the labelling
     attacked = (world.masses * zones).sum()
-    assert world.adversary_value(h) == pytest.approx(world.clean_risk(h) + (1 - world.lam) * attacked, abs=TOL)
+    assert world.adversary_value(h) == pytest.approx(world.clean_risk(h) + (1 - world.penalty_strength) * attacked, abs=TOL)
 
 
 # ------------------------------------------------------------------- Lemma 2
@@ -274,7 +372,7 @@ def test_lemma2_norm_penalty_best_response(data, world):
     sup_phi R^Omega(h, phi) = R(h) + sum over attackable pairs of mass * max(0, 1 - lam d_min)."""
     h = data.draw(labellings(world.n))
     opt = world.optimal_targets(h)
-    D, lam = world.distances, world.lam
+    D, lam = world.distances, world.penalty_strength
     other = np.stack([h == 1, h == -1])
     extra = 0.0
     for y in (NEG, POS):
@@ -425,7 +523,7 @@ def test_theorem1_gaussian_world_cycles():
     """RM20's setting (two Gaussians, full support on the grid): from the Bayes classifier
     the dynamics never settle, for both penalties (Thm. 1)."""
     for penalty in PENALTIES:
-        world = gaussian_world(eps=0.5, lam=0.5, penalty=penalty, n=101, half_width=4.0)
+        world = gaussian_world(eps=0.5, penalty_strength=0.5, penalty=penalty, n=101, half_width=4.0)
         h = np.where(world.points[:, 0] > 0, 1, -1)
         dyn = world.best_response_dynamics(h)
         assert dyn.status == "cycle" and dyn.cycle_length >= 2
@@ -438,7 +536,7 @@ def test_regression_theorem1_constant_classifier_equilibrium():
     pure Nash equilibrium.  RM20's proof needs P_h(delta) to carry mass, which fails for
     a constant h.  The same happens with full support in the continuous setting (equal
     Gaussians, prior 0.9); here on a grid of that setting."""
-    world = gaussian_world(mean=0.0, prior_pos=0.9, eps=0.5, lam=0.5, n=61, half_width=3.0)
+    world = gaussian_world(mean=0.0, prior_pos=0.9, eps=0.5, penalty_strength=0.5, n=61, half_width=3.0)
     assert world.full_support
     h = np.ones(world.n, dtype=np.int8)
     ident = world.identity_attack()
@@ -456,7 +554,7 @@ def proof_lines(world, h1, U, alpha):
     the adversary's values between h1 and the mixture alpha h1 + (1 - alpha) h2, h2 = -h1 on
     U (a subset of P_h1), h1 elsewhere, point by point and grouped by region.  Written from
     the proof, independently of the library's maximization."""
-    lam = world.lam
+    lam = world.penalty_strength
     C = costs_within_eps(world)
     a, b = world.mass_neg, world.mass_pos
     P, N = h1 == 1, h1 == -1
@@ -516,7 +614,7 @@ def test_theorem2_any_best_responses(data, world):
     carries opposite mass, which RM20's full support gives whenever P_h1(eps) or
     N_h1(eps) is non-empty.  phi and the ties of h2 are drawn at random."""
     h1 = data.draw(labellings(world.n))
-    lo, _ = world.paper_alpha_interval()
+    lo, _ = world.paper_mixture_weight_interval()
     alpha = data.draw(st.floats(lo, 1.0, exclude_max=True))
     phi = pick_attack(data, world, world.optimal_targets(h1))
     h2 = world.defender_best_response(phi, prefer=data.draw(labellings(world.n)))
@@ -524,7 +622,7 @@ def test_theorem2_any_best_responses(data, world):
     labels, weights = np.stack([h1, h2]), np.array([alpha, 1 - alpha])
     gain = world.adversary_value(h1) - world.adversary_value(labels, weights)
     zones = world.attackable(h1)
-    bound = (1 - max(alpha, 1 - world.lam)) * world.masses[::-1][zones].sum()
+    bound = (1 - max(alpha, 1 - world.penalty_strength)) * world.masses[::-1][zones].sum()
     assert gain >= bound - 1e-9
     if world.full_support and zones.any():
         assert gain > 0
@@ -540,9 +638,9 @@ def test_regression_theorem2_strictness_needs_an_attackable_zone():
     h1 that is a Bayes classifier of the clean data, nothing is attackable, phi is the
     identity, h2 = h1 (ties kept) and the mixture is h1 itself: the gain is exactly 0,
     with full support.  (The same constant classifier as the Thm. 1 regression.)"""
-    world = gaussian_world(mean=0.0, prior_pos=0.9, eps=0.5, lam=0.3, n=61, half_width=3.0)
+    world = gaussian_world(mean=0.0, prior_pos=0.9, eps=0.5, penalty_strength=0.3, n=61, half_width=3.0)
     h1 = np.ones(world.n, dtype=np.int8)
-    lo, _ = world.paper_alpha_interval()
+    lo, _ = world.paper_mixture_weight_interval()
     for alpha in (lo + 0.01, 0.9, 0.99):
         assert world.randomization_gain(h1, alpha) == 0.0
         assert world.randomization_gain(h1, alpha, construction="proof") == 0.0
@@ -556,12 +654,12 @@ def test_theorem2_proof_construction(data, world):
     is >= (1 - max(alpha, 1 - lam)) * nu_-1 mu_-1(U) >= 0: strict as soon as U carries -1
     mass (RM20's full support)."""
     h1 = data.draw(labellings(world.n))
-    lo, _ = world.paper_alpha_interval()
+    lo, _ = world.paper_mixture_weight_interval()
     alpha = data.draw(st.floats(lo, 1.0, exclude_max=True))
     U = world.proof_flip_set(h1)
     gain = world.randomization_gain(h1, alpha, construction="proof")
-    assert gain >= (1 - max(alpha, 1 - world.lam)) * world.mass_neg[U].sum() - 1e-9
-    assert world.finite_alpha_threshold(h1) <= lo + 1e-12
+    assert gain >= (1 - max(alpha, 1 - world.penalty_strength)) * world.mass_neg[U].sum() - 1e-9
+    assert world.finite_mixture_weight_threshold(h1) <= lo + 1e-12
 
 
 # ------------------------------------------------------------------- Theorem 3
@@ -581,7 +679,7 @@ def test_theorem3_proof_construction(data, world):
     world (any l_p norm, any eps, lam)."""
     h1 = data.draw(labellings(world.n))
     delta = data.draw(st.floats(0.05, 0.95)) * world.eps
-    lo, _ = world.paper_alpha_interval(delta)
+    lo, _ = world.paper_mixture_weight_interval(delta)
     if lo >= 1:  # lam (eps - delta) >= 1: the interval is empty (RM20 has eps <= 1)
         return
     alpha = data.draw(st.floats(lo, 1.0, exclude_min=True, exclude_max=True))
@@ -589,21 +687,21 @@ def test_theorem3_proof_construction(data, world):
     gain = world.randomization_gain(h1, alpha, construction="proof", delta=delta)
     C = costs_within_eps(world)
     rest = (h1 == 1) & ~U
-    bound = sum(world.mass_neg[x] * (1 - max(alpha, 1 - world.lam * min_cost(C, x, rest)))
+    bound = sum(world.mass_neg[x] * (1 - max(alpha, 1 - world.penalty_strength * min_cost(C, x, rest)))
                 for x in np.flatnonzero(U))
     assert gain >= bound - 1e-9
-    assert world.finite_alpha_threshold(h1, delta) <= lo + 1e-12
+    assert world.finite_mixture_weight_threshold(h1, delta) <= lo + 1e-12
 
 
 @THEOREM_EXAMPLES
 @given(data=st.data(), world=worlds(penalty="norm"), reading=st.sampled_from(["boundary", "literal"]))
 def test_theorem3_finite_threshold(data, world, reading):
-    """For any of the proof's sets U (both readings), alpha >= finite_alpha_threshold
+    """For any of the proof's sets U (both readings), alpha >= finite_mixture_weight_threshold
     (lam max_U c_N, 1 - lam min c_U over the safe zone, and lam (c_N - c_U) on the rest of
     P_h1(eps)) makes every line of Eq. 53-57 non-negative, so the gain is >= 0."""
     h1 = data.draw(labellings(world.n))
     delta = data.draw(st.floats(0.05, 0.95)) * world.eps
-    thr = world.finite_alpha_threshold(h1, delta, reading=reading)
+    thr = world.finite_mixture_weight_threshold(h1, delta, reading=reading)
     if thr >= 1:
         return
     alpha = data.draw(st.floats(thr, 1.0))
@@ -613,13 +711,14 @@ def test_theorem3_finite_threshold(data, world, reading):
 def two_point_world():
     """Points 1 and 2 (distance 1 = eps), lam = 0.9, h1 = (+1, -1), masses a = (1, 2)/9, b = (4, 2)/9."""
     world = FiniteWorld([1.0, 2.0], np.array([1.0, 2.0]) / 9, np.array([4.0, 2.0]) / 9,
-                        eps=1.0, penalty="norm", lam=0.9)
+                        eps=1.0, penalty="norm", penalty_strength=0.9)
     return world, np.array([1, -1], dtype=np.int8)
 
 
 def test_regression_theorem3_literal_reading_fails_on_finite_worlds():
-    """Counterexample to RM20, Thm. 3 read literally on a finite world.  With delta = 0.5
-    the paper's interval is (max(1 - 0.45, 0.45), 1) = (0.55, 1); take alpha = 0.6.
+    """Finite-world phenomenon (NOT a counterexample to RM20, Thm. 3): the adversary may
+    land on the world's two points only.  With delta = 0.5 the paper's interval is
+    (max(1 - 0.45, 0.45), 1) = (0.55, 1); take alpha = 0.6.
 
     * The proof's h2 with the literal U (points of P_h1(eps) at distance >= delta from the
       safe zone P_h1 minus P_h1(eps), which is empty here): U = {x=1}, although x=1 is at
@@ -628,23 +727,103 @@ def test_regression_theorem3_literal_reading_fails_on_finite_worlds():
       = -0.6/9 < 0.
     * The statement's h2 in BR(phi) flips both points; same value, gain -0.6/9 < 0.
 
-    RM20's proof bounds d(x, N_h1) <= eps - delta on U by continuity (a single flat
-    boundary); a finite world has gaps.  With the 'boundary' reading, U is empty here
-    (gain 0) and Thm. 3 holds (test_theorem3_proof_construction); finite_alpha_threshold
-    for the literal U is lam * 1 = 0.9."""
+    RM20's setting differs in two ways: the adversary may move a point anywhere within
+    eps (onto the decision boundary, which U then borders), and eps lies in (0, 1) (here
+    eps = 1).  With a continuum of targets the same masses give no failure
+    (test_theorem3_same_masses_with_a_continuum_of_targets); the gaps between atoms, not
+    eps = 1, cause it (test_regression_theorem3_finite_world_inside_rm20_eps_range).
+    With the 'boundary' reading, U is empty here (gain 0) and Thm. 3 holds on every
+    finite world (test_theorem3_proof_construction); finite_mixture_weight_threshold for
+    the literal U is lam * 1 = 0.9."""
     world, h1 = two_point_world()
     delta, alpha = 0.5, 0.6
-    lo, _ = world.paper_alpha_interval(delta)
+    lo, _ = world.paper_mixture_weight_interval(delta)
     assert lo == pytest.approx(0.55) and lo < alpha
     assert np.array_equal(world.proof_flip_set(h1, delta, reading="literal"), [True, False])
     assert world.adversary_value(h1) == pytest.approx(3.6 / 9)
     g_lit = world.randomization_gain(h1, alpha, construction="proof", delta=delta, reading="literal")
     g_br = world.randomization_gain(h1, alpha)
     assert g_lit == pytest.approx(-0.6 / 9) and g_br == pytest.approx(-0.6 / 9)
-    assert world.finite_alpha_threshold(h1, delta, reading="literal") == pytest.approx(0.9)
+    assert world.finite_mixture_weight_threshold(h1, delta, reading="literal") == pytest.approx(0.9)
     assert world.randomization_gain(h1, 0.9, construction="proof", delta=delta, reading="literal") >= 0
     assert not world.proof_flip_set(h1, delta).any()
     assert world.randomization_gain(h1, alpha, construction="proof", delta=delta) == 0.0
+
+
+def test_regression_theorem3_finite_world_inside_rm20_eps_range():
+    """The two-point phenomenon does not need eps = 1: the same masses on the points 0 and
+    0.9 with eps = 0.9 (inside RM20's (0, 1)), lam = 0.9, delta = 0.45: the interval is
+    (0.595, 1) and at alpha = 0.6 the literal U = {x=0} and the statement's h2 both give
+    gain -0.06/9 < 0 (the +1 mass at 0 was attacked for 1 - 0.81 = 0.19, against the
+    mixture it stays for 0.4).  A finite-world fact: the adversary cannot stop at the
+    decision boundary between the two atoms."""
+    world = FiniteWorld([0.0, 0.9], np.array([1.0, 2.0]) / 9, np.array([4.0, 2.0]) / 9,
+                        eps=0.9, penalty="norm", penalty_strength=0.9)
+    h1 = np.array([1, -1], dtype=np.int8)
+    delta, alpha = 0.45, 0.6
+    lo, _ = world.paper_mixture_weight_interval(delta)
+    assert lo == pytest.approx(0.595) and lo < alpha
+    g_lit = world.randomization_gain(h1, alpha, construction="proof", delta=delta, reading="literal")
+    assert g_lit == pytest.approx(-0.06 / 9)
+    assert world.randomization_gain(h1, alpha) == pytest.approx(-0.06 / 9)
+    assert world.randomization_gain(h1, alpha, construction="proof", delta=delta) == 0.0
+
+
+def atoms_on_a_grid(eps, n_grid=401):
+    """The two-point world's masses (atoms at 1 and 2) with targets on a fine grid of
+    [-1, 4]: a stand-in for RM20's continuum of targets (the adversary can stop next to
+    any decision boundary)."""
+    x = np.round(np.linspace(-1.0, 4.0, n_grid), 12)
+    a, b = np.zeros(n_grid), np.zeros(n_grid)
+    i1, i2 = int(np.argmin(np.abs(x - 1))), int(np.argmin(np.abs(x - 2)))
+    a[[i1, i2]] = np.array([1.0, 2.0]) / 9
+    b[[i1, i2]] = np.array([4.0, 2.0]) / 9
+    return FiniteWorld(x, a, b, eps=eps, penalty="norm", penalty_strength=0.9), x, i1
+
+
+@pytest.mark.parametrize("eps", [0.9, 1.0])
+def test_theorem3_same_masses_with_a_continuum_of_targets(eps):
+    """RM20, Thm. 3 through its proof holds on the two-point masses once the adversary has
+    (a fine grid standing for) a continuum of targets: for threshold classifiers h1 (+1 on
+    x < t, t between the atoms), delta in (0, eps) and alpha in the paper's interval, the
+    proof's mixture gains >= 0 under both readings of U (equal for a threshold, up to a
+    grid point),
+    and > 0 when U carries the -1 mass at the atom 1."""
+    world, x, i1 = atoms_on_a_grid(eps)
+    strict = 0
+    for t in (1.1, 1.5, 1.9):
+        h1 = np.where(x < t, 1, -1).astype(np.int8)
+        for delta in (0.25 * eps, 0.5 * eps):
+            lo, _ = world.paper_mixture_weight_interval(delta)
+            U = world.proof_flip_set(h1, delta)
+            # the readings coincide for a threshold, up to one grid point at the end of U
+            assert (U != world.proof_flip_set(h1, delta, reading="literal")).sum() <= 1
+            for alpha in np.linspace(lo, 1.0, 5)[1:-1]:
+                for reading in ("boundary", "literal"):
+                    g = world.randomization_gain(h1, alpha, construction="proof", delta=delta, reading=reading)
+                    assert g >= -1e-12, (t, delta, alpha, reading)
+                    if U[i1]:
+                        assert g > 0
+                        strict += 1
+    assert strict > 0
+
+
+def test_theorem3_holds_on_gaussians():
+    """RM20's Gaussian setting (Figure 1) on a fine grid, norm penalty: for threshold
+    classifiers, eps in (0, 1), several lam, delta and alpha in the paper's interval, the
+    proof's mixture (both readings) and the statement's h2 in BR(phi) all gain > 0."""
+    for eps, lam in ((0.5, 0.5), (0.9, 0.9), (0.3, 0.3)):
+        world = gaussian_world(eps=eps, penalty="norm", penalty_strength=lam, n=401, half_width=5.0)
+        x = world.points[:, 0]
+        for t in (-0.5, 0.0, 0.7):
+            h1 = np.where(x > t, 1, -1)
+            for delta in (0.25 * eps, 0.75 * eps):
+                lo, _ = world.paper_mixture_weight_interval(delta)
+                for alpha in np.linspace(lo, 1.0, 4)[1:-1]:
+                    for reading in ("boundary", "literal"):
+                        assert world.randomization_gain(h1, alpha, construction="proof", delta=delta,
+                                                        reading=reading) > 0
+                    assert world.randomization_gain(h1, alpha) > 0
 
 
 @given(data=st.data(), world=worlds(penalty="norm"))
@@ -673,7 +852,7 @@ def test_figure1_best_responses_on_gaussians():
     grid points next to 0 (a point mass at the boundary); the unregularized adversary
     (lam = 0) gets R(h) plus all attackable mass, the regularized ones less."""
     eps = 0.5
-    worlds_ = {p: gaussian_world(eps=eps, lam=0.5, penalty=p, n=201, half_width=5.0) for p in PENALTIES}
+    worlds_ = {p: gaussian_world(eps=eps, penalty_strength=0.5, penalty=p, n=201, half_width=5.0) for p in PENALTIES}
     x = worlds_["mass"].points[:, 0]
     h = np.where(x > 0, 1, -1)
     zones = worlds_["mass"].attackable(h)
@@ -684,7 +863,7 @@ def test_figure1_best_responses_on_gaussians():
     moved_pos = worlds_["norm"].mass_pos[zones[POS]].sum()
     j0 = int(np.argmin(np.abs(x - 0.0)))  # x = 0, labelled -1: the nearest point across for +1 mass
     assert Tn[POS, j0] == pytest.approx(worlds_["norm"].mass_pos[j0] + moved_pos)
-    free = gaussian_world(eps=eps, lam=0.0, n=201, half_width=5.0)
+    free = gaussian_world(eps=eps, penalty_strength=0.0, n=201, half_width=5.0)
     attacked = (free.masses * free.attackable(h)).sum()
     assert free.adversary_value(h) == pytest.approx(free.clean_risk(h) + attacked)
     assert worlds_["mass"].adversary_value(h) < free.adversary_value(h)

@@ -235,3 +235,42 @@ def test_set_epoch_validates():
     with pytest.raises(ValueError, match="epoch"):
         s.train.set_epoch(-1)
     assert isinstance(s.train, ImageDataset) and "digits" in DATASETS
+
+
+def test_auto_reader_falls_back_when_torchvision_is_unusable(cifar_root, monkeypatch):
+    """A torchvision that cannot be imported (e.g. built for another torch) is not fatal with
+    reader='auto'; asking for it explicitly is an ImportError."""
+    import advgame.torch.data as data_module
+
+    monkeypatch.setattr(data_module, "_torchvision_cifar", lambda: None)
+    s = load_dataset("cifar10", cifar_root, reader="auto")
+    assert len(s.test) == 20
+    with pytest.raises(ImportError, match="torchvision"):
+        load_dataset("cifar10", cifar_root, reader="torchvision")
+
+
+def test_marker_free_folder_gets_torchvisions_checksum_check(cifar_root, tmp_path):
+    """Only a folder marked as a fixture skips torchvision's MD5 check of the official files."""
+    if not HAS_TORCHVISION:
+        pytest.skip("torchvision cannot be imported here")
+    import shutil
+
+    shutil.copytree(cifar_root / "cifar-10-batches-py", tmp_path / "cifar-10-batches-py")
+    (tmp_path / "cifar-10-batches-py" / "advgame_fixture.json").unlink()
+    with pytest.raises(ValueError, match="corrupted or incomplete"):
+        load_dataset("cifar10", tmp_path, reader="torchvision")
+
+
+def test_docs_code_blocks_run(capsys):
+    """Every python block of docs/data_and_models.md runs and prints what the page says."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "data_and_models.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 2
+    for block in blocks:
+        expected = [line[2:] for line in block.splitlines() if line.startswith("# ")]
+        exec(compile(block, "data_and_models.md", "exec"), {})
+        printed = capsys.readouterr().out.strip().splitlines()
+        assert printed == expected

@@ -6,13 +6,13 @@ h(x) = sign(x) (points at x <= 0 labelled -1); eps = 0.5.  The four panels show 
 class densities
 
 1. without attack;
-2. under a best response of the unregularized adversary (lam = 0, RM20 Eq. 3): every
+2. under a best response of the unregularized adversary (penalty_strength = 0, RM20 Eq. 3): every
    point moved by eps towards the other class (one of its many best responses, the one
    the figure draws);
-3. under a best response of the mass-penalized adversary (lam = 0.5, Eq. 5): the
+3. under a best response of the mass-penalized adversary (penalty_strength = 0.5, Eq. 5): the
    attackable points P_h(eps), N_h(eps) moved by eps across the boundary, the others
    left in place (RM20, Lemma 1);
-4. under the norm-penalized adversary's best response (lam = 0.5, Eq. 6), as computed
+4. under the norm-penalized adversary's best response (penalty_strength = 0.5, Eq. 6), as computed
    by ``FiniteWorld.adversary_best_response``: the attackable mass lands on the grid
    points next to the boundary (the finite form of the projection, RM20 Lemma 2),
    drawn as point masses.
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from advgame.plot import save_figure
-from advgame.regularized import gaussian_world, motivating_world, plot_pushforward_1d
+from advgame.plot import plot_pushforward_1d, save_figure
+from advgame.regularized import gaussian_world, motivating_world
 
 EPS = 0.5
 LAM = 0.5
@@ -58,9 +58,9 @@ def make_figure():
     import matplotlib.pyplot as plt
 
     worlds = {
-        "none": gaussian_world(eps=EPS, lam=0.0, penalty="mass", n=N_GRID, half_width=HALF_WIDTH),
-        "mass": gaussian_world(eps=EPS, lam=LAM, penalty="mass", n=N_GRID, half_width=HALF_WIDTH),
-        "norm": gaussian_world(eps=EPS, lam=LAM, penalty="norm", n=N_GRID, half_width=HALF_WIDTH),
+        "none": gaussian_world(eps=EPS, penalty_strength=0.0, penalty="mass", n=N_GRID, half_width=HALF_WIDTH),
+        "mass": gaussian_world(eps=EPS, penalty_strength=LAM, penalty="mass", n=N_GRID, half_width=HALF_WIDTH),
+        "norm": gaussian_world(eps=EPS, penalty_strength=LAM, penalty="norm", n=N_GRID, half_width=HALF_WIDTH),
     }
     x = worlds["none"].points[:, 0]
     h = np.where(x > 0, 1, -1)

@@ -140,3 +140,103 @@ def save_figure(fig, path_stem) -> list:
                         metadata={"CreationDate": None} if ext == "pdf" else None)
         written.append(str(target))
     return written
+
+
+# ------------------------------------------------------------------ RM20 (advgame.regularized)
+__all__ += ["plot_pushforward_1d"]
+
+
+def plot_pushforward_1d(world, attack=None, labels=None, ax=None, dirac=False, title=None, legend=True):
+    r"""Plot the transported class densities of a 1-D world (RM20, Figure 1).
+
+    Also importable as ``advgame.regularized.plot_pushforward_1d``.
+
+    Draws :math:`\nu_{-1}\phi_{-1}\#\mu_{-1}` (blue, dotted) and
+    :math:`\nu_{+1}\phi_{+1}\#\mu_{+1}` (red, solid) as densities (mass divided by
+    the local grid spacing), and, when ``labels`` is given, shades the attackable zones
+    :math:`N_h(\varepsilon)` and :math:`P_h(\varepsilon)` (RM20, Sec. 4).
+
+    Parameters
+    ----------
+    world : FiniteWorld
+        A world with ``dim == 1``.
+    attack : array of int, shape (2, n), optional
+        Default: no attack.
+    labels : array_like, shape (n,), optional
+        A deterministic classifier, for the shading.
+    ax : matplotlib.axes.Axes, optional
+        Default: a new figure's axes.
+    dirac : bool
+        Draw the mass that the attack *moves* as point masses (vertical stems annotated
+        with their mass) instead of spreading it as a density: the norm penalty's best
+        response concentrates it on the points next to the boundary (RM20, Lemma 2).
+    title : str, optional
+    legend : bool
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from .regularized import FiniteWorld
+
+    if not isinstance(world, FiniteWorld):
+        raise TypeError(f"world must be a FiniteWorld; got {type(world).__name__}")
+    if world.dim != 1:
+        raise ValueError(f"world must be 1-D (points of shape (n, 1)); got dim = {world.dim}")
+    ax = _axes(ax, figsize=(4, 3))
+    x = world.points[:, 0]
+    order = np.argsort(x)
+    xs = x[order]
+    if world.n > 1:
+        gaps = np.diff(xs)
+        width = np.empty(world.n)
+        width[1:-1] = 0.5 * (gaps[1:] + gaps[:-1])
+        width[0], width[-1] = gaps[0], gaps[-1]
+    else:
+        width = np.ones(1)
+    att = world.identity_attack() if attack is None else world.check_attack(attack)
+    moved = att != np.arange(world.n)[None, :]
+    masses = world.masses
+    if dirac:
+        stay = np.where(moved, 0.0, masses)
+        T = np.zeros((2, world.n))
+        for y in (0, 1):
+            np.add.at(T[y], att[y], stay[y])
+        D = np.zeros((2, world.n))
+        for y in (0, 1):
+            np.add.at(D[y], att[y], np.where(moved[y], masses[y], 0.0))
+    else:
+        T = world.pushforward(att)
+        D = np.zeros((2, world.n))
+    styles = [("tab:blue", ":", r"$\nu_{-1}\phi_{-1}\#\mu_{-1}$"), ("tab:red", "-", r"$\nu_{1}\phi_{1}\#\mu_{1}$")]
+    dens = T[:, order] / width[None, :]
+    top = max(float((world.masses[:, order] / width[None, :]).max()), float(dens.max()), 1e-12)
+    if labels is not None:
+        h = world.check_classifier(labels)
+        zones = world.attackable(h)
+        for row, colour, name in ((0, "tab:blue", r"$N_h(\varepsilon)$"), (1, "tab:red", r"$P_h(\varepsilon)$")):
+            pts = x[zones[row]]
+            if pts.size:
+                ax.axvspan(pts.min(), pts.max(), color=colour, alpha=0.12, lw=0, label=name)
+    for y, (colour, ls, name) in enumerate(styles):
+        ax.plot(xs, dens[y], color=colour, ls=ls, lw=1.8, label=name)
+    # point masses: the +1 arrow solid and wide, the -1 arrow dashed on top of it
+    for y, (colour, ls, name) in enumerate(styles):
+        hit = np.flatnonzero(D[y] > 0)
+        if not hit.size:
+            continue
+        j = hit[np.argmax(D[y, hit])]
+        ax.annotate("", xy=(x[j], 0.92 * top), xytext=(x[j], 0.0), zorder=4 - y,
+                    arrowprops=dict(arrowstyle="-|>", color=colour, lw=3.0 if y == 1 else 1.4,
+                                    ls="-" if y == 1 else (0, (2, 1.5))))
+        ax.text(x[j] + (0.08 if y == 1 else -0.08) * (xs[-1] - xs[0]) / 8, 0.93 * top,
+                f"{D[y, hit].sum():.3f}", color=colour, fontsize=8, ha="left" if y == 1 else "right", va="bottom")
+    ax.set_ylim(0, 1.12 * top)
+    ax.set_xlim(xs[0], xs[-1])
+    ax.set_xlabel("$x$")
+    if title is not None:
+        ax.set_title(title, fontsize=10)
+    if legend:
+        ax.legend(fontsize=7, loc="upper left", frameon=False)
+    return ax
+

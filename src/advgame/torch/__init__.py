@@ -3,6 +3,8 @@ and the bridge to the solvers.
 
 ``import advgame`` never imports torch; ``import advgame.torch`` does.
 
+- :func:`eval_mode`: a context that puts modules in eval mode and restores each
+  module's own flag (every scoring function uses it).
 - :class:`Mixture`: L members with weights on the simplex, exact expected
   probabilities and accuracy, sampling as a deployed randomized classifier.
 - :mod:`advgame.torch.attacks`: PGD (Linf/L2, expected logits or loss), C&W L2 with
@@ -11,19 +13,34 @@ and the bridge to the solvers.
   worst-case exact expected accuracies.
 - :func:`candidate_losses` / :func:`attack_oracle`: the ``(N, m, L)`` candidate game
   for :func:`advgame.solve`, and an attack as the oracle of MNE21, Alg. 1.
+- :class:`MixtureSolver`: the mixture weights, updated by the core solvers on the
+  weights' device, warm-started, inside a training loop.
+- :mod:`advgame.torch.data` (CIFAR-10/100 in torchvision's on-disk format, digits) and
+  :mod:`advgame.torch.models` (ResNet-18, WRN-28-10, small CPU models).
 
 See ``docs/torch.md``.
 """
 
-from . import attacks, models
+from . import attacks, data, models
 from .attacks import APGD, ARC, ARCL2, CW, PGD, PGDL2, Attack
 from .candidates import AttackOracle, attack_oracle, candidate_losses, member_losses
 from .evaluate import ATTACK_NAMES, EvaluationReport, default_attacks, evaluate, evaluate_loader
 from .mixture import Mixture, as_mixture
+from .modes import eval_mode
+from .data import DatasetSplits, load_dataset, make_cifar_fixture
+from .models import build_model
+from .solver import MixtureSolver
 
 __all__ = [
     "Mixture",
+    "MixtureSolver",
+    "data",
+    "load_dataset",
+    "make_cifar_fixture",
+    "DatasetSplits",
+    "build_model",
     "as_mixture",
+    "eval_mode",
     "attacks",
     "models",
     "Attack",

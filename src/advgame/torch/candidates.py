@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import torch
 
+from .._validation import check_choice, check_int, check_real
+from ._checks import check_label_range, check_labels, check_models, check_tensor, make_generator
 from .attacks import Attack
-from .attacks._base import _check_choice, _check_int, _check_positive, make_generator
-from .mixture import Mixture, _check_labels, _check_models
+from .mixture import Mixture
+from .modes import eval_mode
 
 __all__ = ["candidate_losses", "attack_oracle", "AttackOracle", "member_losses"]
 
@@ -36,26 +38,27 @@ def _members_and_weights(models, weights):
         if weights is None:
             weights = models.weights.detach().clone()
         return members, weights
-    return _check_models(models), weights
+    return check_models(models), weights
 
 
 def _check_loss(loss, bound):
-    loss = _check_choice("loss", loss, LOSSES)
+    loss = check_choice("loss", loss, LOSSES)
     if loss == "ce":
-        bound = 10.0 if bound is None else _check_positive("bound", bound)
+        bound = 10.0 if bound is None else check_real("bound", bound, lo=0, lo_open=True)
     elif bound is not None:
         raise ValueError("bound applies to loss='ce' only; 0/1 losses are bounded by 1")
     return loss, bound
 
 
 def member_losses(mixture, x, y, loss="01", bound=None):
-    r"""Every member's loss on a batch.
+    r"""Every member's loss on a batch (members scored in eval mode, flags restored).
 
     Parameters
     ----------
     mixture : Mixture
     x : torch.Tensor, shape (B, ...)
     y : torch.Tensor of int, shape (B,)
+        Class labels in ``[0, C)``.
     loss : {"01", "ce"}
         0/1 misclassification, or the cross-entropy clipped to ``[0, bound]``.
     bound : float, optional
@@ -67,8 +70,12 @@ def member_losses(mixture, x, y, loss="01", bound=None):
         In ``x``'s floating dtype.
     """
     loss, bound = _check_loss(loss, bound)
-    with torch.no_grad():
+    check_tensor(x, "x")
+    y = check_labels(y, x)
+    with eval_mode(mixture), torch.no_grad():
         z = mixture.member_logits(x, param_grad=False)  # (L, B, C)
+    check_label_range(y, z.shape[-1])
+    with torch.no_grad():
         if loss == "01":
             out = (z.argmax(-1) != y[None]).to(x.dtype)
         else:
@@ -115,6 +122,9 @@ def candidate_losses(
     return_names=False,
 ):
     r"""The ``(N, m, L)`` loss tensor of a candidate game, built on the device.
+
+    Every member is scored and attacked in eval mode
+    (:func:`advgame.torch.eval_mode`), each member's own flags restored afterwards.
 
     Candidates of sample :math:`i`, in order: the clean point; then, for each
     attack, its output against member 1, ..., member L (each attacked alone) and
@@ -165,17 +175,13 @@ def candidate_losses(
     L = len(members)
     mixture = Mixture(members, weights)
     device = mixture.weights.device
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
-    y = _check_labels(y, x)
-    if not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor; got dtype {x.dtype}")
+    check_tensor(x, "x", floating=True)
+    y = check_labels(y, x, mixture.num_classes(x[:1].to(device)))
     loss, bound = _check_loss(loss, bound)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise TypeError(f"seed must be None or an int; got {seed!r}")
+    seed = check_int("seed", seed, 0, allow_none=True)
     items = _attack_list(attacks)
     N = x.shape[0]
-    bs = N if batch_size is None else _check_int("batch_size", batch_size, 1)
+    bs = N if batch_size is None else check_int("batch_size", batch_size, 1)
 
     singles = [Mixture([m], vectorize=False) for m in members]
     targets = [(f"member{k}", s) for k, s in enumerate(singles)] + [("mixture", mixture)]
@@ -190,12 +196,13 @@ def candidate_losses(
 
     names = ["clean"] + [n for n, _ in bound_attacks]
     out = torch.empty((N, len(names), L), device=device, dtype=x.dtype)
-    for i in range(0, N, bs):
-        xb = x[i : i + bs].to(device)
-        yb = y[i : i + bs].to(device)
-        out[i : i + bs, 0] = member_losses(mixture, xb, yb, loss, bound)
-        for j, (_, atk) in enumerate(bound_attacks, start=1):
-            out[i : i + bs, j] = member_losses(mixture, atk(xb, yb), yb, loss, bound)
+    with eval_mode(members):  # members scored in eval mode, each one's flags restored
+        for i in range(0, N, bs):
+            xb = x[i : i + bs].to(device)
+            yb = y[i : i + bs].to(device)
+            out[i : i + bs, 0] = member_losses(mixture, xb, yb, loss, bound)
+            for j, (_, atk) in enumerate(bound_attacks, start=1):
+                out[i : i + bs, j] = member_losses(mixture, atk(xb, yb), yb, loss, bound)
     return (out, names) if return_names else out
 
 
@@ -203,7 +210,8 @@ class AttackOracle:
     r"""An approximate best-response oracle for MNE21, Alg. 1: ``oracle(weights) -> (L,)``.
 
     Calling it attacks the mixture of ``models`` with ``weights`` on the stored
-    samples and returns each member's mean loss on the attack's points,
+    samples and returns each member's mean loss on the attack's points (members in
+    eval mode during the call, their own flags restored afterwards),
 
     .. math:: g_k(\lambda) = \frac1N \sum_i \ell\bigl(h_k(\tilde x_i(\lambda)), y_i\bigr),
 
@@ -256,12 +264,13 @@ class AttackOracle:
         bs = N if self.batch_size is None else self.batch_size
         total = torch.zeros(len(self.mixture), device=device, dtype=torch.float64)
         advs = []
-        for i in range(0, N, bs):
-            xb = self.x[i : i + bs].to(device)
-            yb = self.y[i : i + bs].to(device)
-            xa = self.attack(xb, yb)
-            advs.append(xa)
-            total += member_losses(self.mixture, xa, yb, self.loss, self.bound).to(torch.float64).sum(0)
+        with eval_mode(self.mixture):  # members scored in eval mode, each one's flags restored
+            for i in range(0, N, bs):
+                xb = self.x[i : i + bs].to(device)
+                yb = self.y[i : i + bs].to(device)
+                xa = self.attack(xb, yb)
+                advs.append(xa)
+                total += member_losses(self.mixture, xa, yb, self.loss, self.bound).to(torch.float64).sum(0)
         self.calls += 1
         self.last_adversarial = torch.cat(advs)
         g = total / N
@@ -298,15 +307,15 @@ def attack_oracle(models, x, y, attack, loss="01", *, bound=None, batch_size=Non
         ``advgame.solve(game, method="oracle", oracle=oracle)``.
     """
     members, _ = _members_and_weights(models, None)
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
-    y = _check_labels(y, x)
+    check_tensor(x, "x", floating=True)
+    y = check_labels(y, x)
     loss, bound = _check_loss(loss, bound)
     if batch_size is not None:
-        batch_size = _check_int("batch_size", batch_size, 1)
+        batch_size = check_int("batch_size", batch_size, 1)
     if not (isinstance(attack, Attack) or callable(attack)):
         raise TypeError(f"attack must be an Attack or a callable; got {type(attack).__name__}")
-    if seed is not None and not isinstance(seed, int):
-        raise TypeError(f"seed must be None or an int; got {seed!r}")
-    return AttackOracle(members, x, y, attack, loss, bound, batch_size, seed)
+    seed = check_int("seed", seed, 0, allow_none=True)
+    oracle = AttackOracle(members, x, y, attack, loss, bound, batch_size, seed)
+    check_label_range(y, oracle.mixture.num_classes(x[:1].to(oracle.mixture.weights.device)))
+    return oracle
 

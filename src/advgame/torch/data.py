@@ -207,8 +207,9 @@ def _read_cifar(name, root, train, reader):
             })
         try:
             ds = cls(str(root), train=train, download=False)
-        except RuntimeError as e:
-            raise ValueError(f"the {name} files under {folder} are corrupted or incomplete ({e})") from None
+        except (RuntimeError, pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError) as e:
+            raise ValueError(f"the {name} files under {folder} are corrupted or incomplete "
+                             f"({type(e).__name__}: {e})") from None
         data, targets, names = ds.data, ds.targets, ds.classes
         images = torch.from_numpy(np.ascontiguousarray(data.transpose(0, 3, 1, 2)))
         return images, torch.as_tensor(targets, dtype=torch.int64), list(names)

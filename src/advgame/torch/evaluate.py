@@ -22,9 +22,12 @@ import time
 
 import torch
 
+from .._validation import check_bool, check_int, check_norm, check_real
+from ._checks import check_bounds, check_labels, check_tensor, make_generator
 from .attacks import APGD, ARC, CW, PGD, Attack
-from .attacks._base import _check_bounds, _check_int, _check_nonneg, _check_norm, lp_norm, make_generator
-from .mixture import _check_labels, as_mixture
+from .attacks._base import NORMS, lp_norm
+from .mixture import as_mixture
+from .modes import eval_mode
 
 __all__ = ["evaluate", "evaluate_loader", "default_attacks", "EvaluationReport", "ATTACK_NAMES"]
 
@@ -65,9 +68,9 @@ def default_attacks(eps, norm="linf", bounds=(0.0, 1.0), names="all") -> dict:
     dict of str to Attack
         Unbound templates (``model=None``), in :data:`ATTACK_NAMES` order.
     """
-    eps = _check_nonneg("eps", eps)
-    norm = _check_norm(norm)
-    bounds = _check_bounds(bounds)
+    eps = check_real("eps", eps, lo=0)
+    norm = check_norm(norm, allowed=NORMS)
+    bounds = check_bounds(bounds)
     valid = ATTACK_NAMES[norm]
     if isinstance(names, str):
         if names != "all":
@@ -186,11 +189,11 @@ class _Evaluator:
 
     def __init__(self, mixture, eps, norm, attacks, bounds, seed, check):
         self.mix = as_mixture(mixture)
-        self.eps = _check_nonneg("eps", eps)
-        self.norm = _check_norm(norm)
-        self.bounds = _check_bounds(bounds)
-        self.seed = seed
-        self.check = bool(check)
+        self.eps = check_real("eps", eps, lo=0)
+        self.norm = check_norm(norm, allowed=NORMS)
+        self.bounds = check_bounds(bounds)
+        self.seed = check_int("seed", seed, 0, allow_none=True)
+        self.check = check_bool("check", check)
         self.attacks_arg = attacks
         self.attacks = None
         self.skipped = {}
@@ -212,9 +215,16 @@ class _Evaluator:
             self.seconds[name] = 0.0
 
     def batch(self, x, y):
+        # every member is scored in eval mode (BatchNorm with running statistics, no
+        # dropout), each module's own flag restored afterwards, also on errors
+        with eval_mode(self.mix):
+            self._batch(x, y)
+
+    def _batch(self, x, y):
         device = self.mix.weights.device
+        check_tensor(x, "x", floating=True)
         x = x.to(device)
-        y = _check_labels(y, x)
+        y = check_labels(y, x, self.mix.num_classes(x))
         if self.attacks is None:
             self._setup(x)
         self.acc["natural"].append(self.mix.expected_accuracy(x, y, reduction="none").cpu())
@@ -259,9 +269,11 @@ def evaluate(mixture, x, y, eps, norm="linf", attacks="all", *, batch_size=None,
     x : torch.Tensor, shape (N, ...)
         Clean inputs in ``bounds`` (moved batch by batch to the mixture's device).
     y : torch.Tensor of int, shape (N,)
+        Class labels in ``[0, C)``.
     eps : float
         Radius of the threat model's ball (for C&W: the rejection threshold).
     norm : {"linf", "l2"}
+        Also accepted: ``inf`` and ``2``.
     attacks : "all", list of names, dict of str to Attack, or list of Attack
         ``"all"``: :data:`ATTACK_NAMES` ``[norm]`` with :func:`default_attacks`
         settings (``apgd-dlr`` is skipped, and said so, for fewer than 3 classes).
@@ -286,18 +298,32 @@ def evaluate(mixture, x, y, eps, norm="linf", attacks="all", *, batch_size=None,
         accuracies in [0, 1]; ``.per_example`` holds the ``(N,)`` vectors,
         ``print(report)`` shows a table.
 
+    Raises
+    ------
+    ValueError
+        A label lies outside ``[0, C)``, an argument is out of range, or (with
+        ``check``) an attack left the threat model.
+    TypeError
+        ``x`` is not a floating tensor, or an argument has the wrong type.
+
+    Notes
+    -----
+    Every member is scored in eval mode (:func:`advgame.torch.eval_mode`: BatchNorm
+    with its running statistics, no dropout), and each module's own ``training`` flag
+    is restored afterwards, also when an error is raised; so a seeded evaluation gives
+    the same report whatever mode the mixture was left in.
+
     References
     ----------
     RM20, Sec. 6 and supplement Sec. 2.2-2.3 (adaptive attacks, exact expectation);
     MNE21, Sec. 5.2 (APGD-CE/DLR, 100 steps, 5 restarts); Dbouk & Shanbhag, ICML
     2022 (ARC; why the worst case over attacks must be reported).
     """
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
-    y = _check_labels(y, x)
+    check_tensor(x, "x", floating=True)
+    y = check_labels(y, x)
     if x.shape[0] == 0:
         raise ValueError("x must hold at least one example")
-    bs = x.shape[0] if batch_size is None else _check_int("batch_size", batch_size, 1)
+    bs = x.shape[0] if batch_size is None else check_int("batch_size", batch_size, 1)
     ev = _Evaluator(mixture, eps, norm, attacks, bounds, seed, check)
     for i in range(0, x.shape[0], bs):
         ev.batch(x[i : i + bs], y[i : i + bs])
@@ -314,7 +340,7 @@ def evaluate_loader(mixture, loader, eps, norm="linf", attacks="all", *, bounds=
     """
     ev = _Evaluator(mixture, eps, norm, attacks, bounds, seed, check)
     if max_batches is not None:
-        max_batches = _check_int("max_batches", max_batches, 1)
+        max_batches = check_int("max_batches", max_batches, 1)
     for i, batch in enumerate(loader):
         if max_batches is not None and i >= max_batches:
             break

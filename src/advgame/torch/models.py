@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .._validation import check_choice, check_int, check_real
-from .attacks._base import _check_int, _check_nonneg, _check_positive, make_generator
+from ._checks import make_generator
 
 __all__ = ["SmallMLP", "SmallCNN", "synthetic_images", "train_classifier", "ResNet18", "WideResNet", "Normalize",
            "resnet18", "wide_resnet", "build_model", "MODEL_NAMES", "CIFAR10_MEAN", "CIFAR10_STD"]
@@ -94,9 +94,9 @@ def synthetic_images(n, shape=(3, 8, 8), n_classes=4, noise=0.15, seed=0, device
     x : torch.Tensor, shape (n, *shape)
     y : torch.Tensor of int64, shape (n,)
     """
-    n = _check_int("n", n, 1)
-    n_classes = _check_int("n_classes", n_classes, 2)
-    noise = _check_nonneg("noise", noise)
+    n = check_int("n", n, 1)
+    n_classes = check_int("n_classes", n_classes, 2)
+    noise = check_real("noise", noise, lo=0.0)
     dtype = dtype or torch.get_default_dtype()
     gen = make_generator(seed, device)
     protos = 0.2 + 0.6 * torch.rand((n_classes, *shape), generator=gen, device=device, dtype=dtype)
@@ -128,10 +128,10 @@ def train_classifier(model, x, y, steps=200, lr=1e-2, batch_size=None, seed=0, a
     nn.Module
         ``model``, trained, in eval mode.
     """
-    steps = _check_int("steps", steps, 0)
-    lr = _check_positive("lr", lr)
+    steps = check_int("steps", steps, 0)
+    lr = check_real("lr", lr, lo=0.0, lo_open=True)
     N = x.shape[0]
-    bs = N if batch_size is None else _check_int("batch_size", batch_size, 1)
+    bs = N if batch_size is None else check_int("batch_size", batch_size, 1)
     gen = make_generator(seed, "cpu")
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     bound_attack = attack.bind(model) if attack is not None else None

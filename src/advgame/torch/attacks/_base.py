@@ -24,82 +24,18 @@ from __future__ import annotations
 
 import abc
 import copy
-import math
-import numbers
 
 import torch
 
-from ..._checks import nonneg_real
-from ..mixture import Mixture, _check_labels, as_mixture
+from ..._validation import check_int, check_norm, check_real
+from .._checks import check_bounds, check_labels, check_label_range, check_tensor, check_torch_seed, make_generator
+from ..mixture import Mixture, as_mixture
+from ..modes import eval_mode
 
 __all__ = ["Attack"]
 
 NORMS = ("linf", "l2")
 EXPECTATIONS = ("logits", "loss", "probs")
-
-
-# ---------------------------------------------------------------- validation
-def _check_norm(norm, allowed=NORMS):
-    if not isinstance(norm, str) or norm.lower() not in allowed:
-        raise ValueError(f"norm must be one of {allowed}; got {norm!r}")
-    return norm.lower()
-
-
-def _check_nonneg(name, value, allow_none=False):
-    return nonneg_real(name, value, allow_none)
-
-
-def _check_positive(name, value, allow_none=False):
-    value = _check_nonneg(name, value, allow_none)
-    if value is not None and value <= 0:
-        raise ValueError(f"{name} must be positive; got {value}")
-    return value
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value}")
-    return int(value)
-
-
-def _check_choice(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}; got {value!r}")
-    return value
-
-
-def _check_bounds(bounds):
-    try:
-        lo, hi = bounds
-    except (TypeError, ValueError):
-        raise TypeError(f"bounds must be a pair (low, high) of numbers; got {bounds!r}") from None
-    lo = float(lo)
-    hi = float(hi)
-    if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
-        raise ValueError(f"bounds must be finite with low < high; got ({lo}, {hi})")
-    return lo, hi
-
-
-def _check_seed(seed):
-    if seed is None or isinstance(seed, torch.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be None, an int or a torch.Generator; got {seed!r}")
-    return int(seed)
-
-
-def make_generator(seed, device) -> torch.Generator:
-    """A ``torch.Generator`` on ``device`` from a seed (None: drawn from torch's global RNG)."""
-    device = torch.device(device)
-    if isinstance(seed, torch.Generator):
-        if torch.device(seed.device).type != device.type:
-            raise ValueError(f"seed is a torch.Generator on {seed.device}, but the inputs are on {device}")
-        return seed
-    if seed is None:
-        seed = int(torch.randint(0, 2**62, (1,)).item())
-    return torch.Generator(device=device).manual_seed(seed)
 
 
 # ------------------------------------------------------------------- losses
@@ -183,7 +119,7 @@ def expected_error(z, lam, y):
 
 
 # ----------------------------------------------------------------- geometry
-def _view(v, x):
+def batch_view(v, x):
     """Reshape a per-example vector (B,) to broadcast against ``x`` (B, ...)."""
     return v.reshape((-1,) + (1,) * (x.ndim - 1))
 
@@ -204,7 +140,7 @@ def project(delta, eps, norm):
         return delta.clamp(-eps, eps)
     n = lp_norm(delta, "l2")
     scale = torch.clamp(eps / (n + 1e-12), max=1.0)
-    return delta * _view(scale, delta)
+    return delta * batch_view(scale, delta)
 
 
 def ascent_direction(g, norm):
@@ -212,7 +148,7 @@ def ascent_direction(g, norm):
     if norm == "linf":
         return g.sign()
     n = lp_norm(g, "l2")
-    return g / _view(n + 1e-12, g)
+    return g / batch_view(n + 1e-12, g)
 
 
 def random_in_ball(x, eps, norm, gen):
@@ -222,9 +158,9 @@ def random_in_ball(x, eps, norm, gen):
         return (2 * u - 1) * eps
     d = x[0].numel()
     v = torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
-    v = v / _view(lp_norm(v, "l2") + 1e-12, v)
+    v = v / batch_view(lp_norm(v, "l2") + 1e-12, v)
     r = torch.rand(x.shape[0], generator=gen, device=x.device, dtype=x.dtype) ** (1.0 / d)
-    return v * _view(eps * r, v)
+    return v * batch_view(eps * r, v)
 
 
 class BestIterate:
@@ -248,27 +184,10 @@ class BestIterate:
         obj = torch.zeros_like(err) if obj is None else obj.detach().to(self.obj.dtype)
         better = (err > self.err) | ((err == self.err) & (obj > self.obj))
         # torch.where rather than masked assignment: no host-device synchronization
-        self.x = torch.where(_view(better, self.x), x.detach().to(self.x.dtype), self.x)
+        self.x = torch.where(batch_view(better, self.x), x.detach().to(self.x.dtype), self.x)
         self.err = torch.where(better, err, self.err)
         self.obj = torch.where(better, obj, self.obj)
         return better
-
-
-class _EvalMode:
-    """Context: every submodule in eval mode, the previous flags restored afterwards."""
-
-    def __init__(self, module):
-        self.module = module
-
-    def __enter__(self):
-        self.flags = [(m, m.training) for m in self.module.modules()]
-        self.module.eval()
-        return self.module
-
-    def __exit__(self, *exc):
-        for m, flag in self.flags:
-            m.training = flag
-        return False
 
 
 # ------------------------------------------------------------------- base
@@ -285,6 +204,7 @@ class Attack(abc.ABC):
     eps : float
         Radius of the threat model's ball.
     norm : {"linf", "l2"}
+        Also accepted: ``inf`` and ``2`` (see :func:`advgame._validation.check_norm`).
     bounds : (float, float)
         The valid box for the inputs (default ``(0, 1)``).
     seed : int, torch.Generator or None
@@ -294,8 +214,9 @@ class Attack(abc.ABC):
 
     Notes
     -----
-    During a call every module of the target is put in eval mode and restored
-    afterwards; gradients are taken with respect to the inputs only, so the
+    During a call every module of the target is put in eval mode
+    (:func:`advgame.torch.eval_mode`) and each module's flag is restored afterwards,
+    also when the call raises; gradients are taken with respect to the inputs only, so the
     members' ``.grad`` fields are left untouched.
     """
 
@@ -305,10 +226,10 @@ class Attack(abc.ABC):
     def __init__(self, model=None, *, eps, norm="linf", bounds=(0.0, 1.0), seed=0):
         self.model = None if model is None else as_mixture(model)
         self._raw_model = model
-        self.eps = _check_nonneg("eps", eps)
-        self.norm = _check_norm(norm)
-        self.bounds = _check_bounds(bounds)
-        self.seed = _check_seed(seed)
+        self.eps = check_real("eps", eps, lo=0)
+        self.norm = check_norm(norm, allowed=NORMS)
+        self.bounds = check_bounds(bounds)
+        self.seed = check_torch_seed(seed)
 
     # -------------------------------------------------------------- binding
     def bind(self, model) -> "Attack":
@@ -332,7 +253,7 @@ class Attack(abc.ABC):
         x : torch.Tensor, shape (B, ...)
             Clean inputs inside ``bounds``, on the model's device.
         y : torch.Tensor of int, shape (B,)
-            True labels.
+            True labels, in ``[0, C)`` for a model with ``C`` classes.
 
         Returns
         -------
@@ -347,18 +268,17 @@ class Attack(abc.ABC):
         x, y = self._check_inputs(x, y)
         mix = self.model
         gen = make_generator(self.seed, x.device)
-        with _EvalMode(mix), torch.enable_grad():
-            x_adv = self._run(mix, x, y, gen)
+        with eval_mode(mix):
+            check_label_range(y, mix.num_classes(x))
+            with torch.enable_grad():
+                x_adv = self._run(mix, x, y, gen)
         return x_adv.detach()
 
     def _check_inputs(self, x, y):
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
-        if not x.is_floating_point():
-            raise TypeError(f"x must be a floating-point tensor; got dtype {x.dtype}")
+        check_tensor(x, "x", floating=True)
         if x.ndim < 2 or x.shape[0] == 0:
             raise ValueError(f"x must be a non-empty batch of shape (B, ...); got {tuple(x.shape)}")
-        y = _check_labels(y, x)
+        y = check_labels(y, x)
         dev = self.model.weights.device
         if x.device.type != dev.type:
             raise ValueError(f"x is on {x.device} but the model is on {dev}; move one of them")

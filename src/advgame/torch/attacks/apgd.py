@@ -6,15 +6,13 @@ import math
 
 import torch
 
+from ..._validation import check_choice, check_int, check_real
 from ._base import (
-    EXPECTATIONS,
     Attack,
     BestIterate,
-    _check_choice,
-    _check_int,
-    _check_nonneg,
-    _view,
+    EXPECTATIONS,
     ascent_direction,
+    batch_view,
     expected_error,
     mixture_objective,
 )
@@ -39,7 +37,7 @@ def apgd_checkpoints(steps: int) -> list:
         Increasing, starting with 0 (e.g. ``[0, 22, 41, 57, 70, 80, 87, 93, 99]`` for
         100 steps).
     """
-    steps = _check_int("steps", steps, 0)
+    steps = check_int("steps", steps, 0)
     p = [0.0, 0.22]
     while True:
         nxt = p[-1] + max(p[-1] - p[-2] - 0.03, 0.06)
@@ -124,14 +122,14 @@ class APGD(Attack):
         seed=0,
     ):
         super().__init__(model, eps=eps, norm=norm, bounds=bounds, seed=seed)
-        self.loss = _check_choice("loss", loss, ("ce", "dlr"))
-        self.steps = _check_int("steps", steps, 1)
-        self.restarts = _check_int("restarts", restarts, 1)
-        self.expectation = _check_choice("expectation", expectation, EXPECTATIONS)
+        self.loss = check_choice("loss", loss, ("ce", "dlr"))
+        self.steps = check_int("steps", steps, 1)
+        self.restarts = check_int("restarts", restarts, 1)
+        self.expectation = check_choice("expectation", expectation, EXPECTATIONS)
         if self.expectation == "probs" and self.loss != "ce":
             raise ValueError("expectation='probs' is defined for loss='ce' only")
-        self.rho = _check_nonneg("rho", rho)
-        self.momentum = _check_nonneg("momentum", momentum)
+        self.rho = check_real("rho", rho, lo=0)
+        self.momentum = check_real("momentum", momentum, lo=0)
         if self.momentum > 1:
             raise ValueError(f"momentum must be in [0, 1]; got {momentum}")
 
@@ -161,7 +159,7 @@ class APGD(Attack):
             best.update(x0, e0, f0)
             eta = torch.full((x.shape[0],), 2 * self.eps, device=x.device, dtype=x.dtype)
             x_max, f_max, g_max = x0.clone(), f0.clone(), g0.clone()
-            x1 = self._clip(x0 + _view(eta, x) * ascent_direction(g0, self.norm), x)
+            x1 = self._clip(x0 + batch_view(eta, x) * ascent_direction(g0, self.norm), x)
             f1, g1, e1 = self._eval(mix, x1, y)
             best.update(x1, e1, f1)
             up = f1 > f_max
@@ -171,7 +169,7 @@ class APGD(Attack):
             last, eta_last, fmax_last = 0, eta.clone(), f_max.clone()
             for k in range(1, self.steps):
                 with torch.no_grad():
-                    z = self._clip(x_cur + _view(eta, x) * ascent_direction(g_cur, self.norm), x)
+                    z = self._clip(x_cur + batch_view(eta, x) * ascent_direction(g_cur, self.norm), x)
                     x_next = self._clip(x_cur + a * (z - x_cur) + (1 - a) * (x_cur - x_prev), x)
                 f_next, g_next, e_next = self._eval(mix, x_next, y)
                 best.update(x_next, e_next, f_next)

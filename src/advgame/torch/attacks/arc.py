@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from ..._validation import check_bool, check_int, check_real
 from ._base import (
     Attack,
     BestIterate,
-    _check_int,
-    _check_nonneg,
-    _check_positive,
-    _view,
+    batch_view,
     expected_error,
     lp_norm,
     project,
@@ -134,15 +132,15 @@ class ARC(Attack):
         seed=0,
     ):
         super().__init__(model, eps=eps, norm=norm, bounds=bounds, seed=seed)
-        self.steps = _check_int("steps", steps, 0)
+        self.steps = check_int("steps", steps, 0)
         if step_size is None:
             step_size = self.eps if self.norm == "linf" else self.eps / 4
             self.step_size = step_size
         else:
-            self.step_size = _check_positive("step_size", step_size)
-        self.rho = 0.05 * self.eps if rho is None else _check_nonneg("rho", rho)
-        self.top_k = None if top_k is None else _check_int("top_k", top_k, 2)
-        self.random_start = bool(random_start)
+            self.step_size = check_real("step_size", step_size, lo=0, lo_open=True)
+        self.rho = 0.05 * self.eps if rho is None else check_real("rho", rho, lo=0)
+        self.top_k = None if top_k is None else check_int("top_k", top_k, 2)
+        self.random_start = check_bool("random_start", random_start)
 
     def _accuracy(self, mix, x_adv, y):
         return 1.0 - expected_error(mix.member_logits(x_adv, param_grad=False), mix.weights, y)
@@ -168,7 +166,7 @@ class ARC(Attack):
             zeta = zeta_all[j, b]
             w_star = w[j, b]  # (B, ...)
             wn_star = wn[j, b]
-            g_tilde = -w_star / _view(wn_star + 1e-10, w_star)
+            g_tilde = -w_star / batch_view(wn_star + 1e-10, w_star)
             g = -w_star.sign() if self.norm == "linf" else g_tilde
         return zeta, g, g_tilde
 
@@ -204,17 +202,17 @@ class ARC(Attack):
                         dot = (g_tilde * local).flatten(1).sum(1)
                         beta_c = eta / (eta - zeta + 1e-10) * (zeta - dot).abs() + rho
                         beta = torch.where(zeta < eta, beta_c, beta)
-                    cand = local + _view(beta, x) * g
-                    cand = eta * cand / _view(lp_norm(cand, self.norm) + 1e-12, cand)
+                    cand = local + batch_view(beta, x) * g
+                    cand = eta * cand / batch_view(lp_norm(cand, self.norm) + 1e-12, cand)
                     acc_c = self._accuracy(mix, point(delta + cand), y)
                     keep = acc_c <= acc_local
-                    local = torch.where(_view(keep, x), cand, local)
+                    local = torch.where(batch_view(keep, x), cand, local)
                     acc_local = torch.minimum(acc_local, acc_c)
             with torch.no_grad():
                 x_new = point(delta + local)
                 acc_n = self._accuracy(mix, x_new, y)
                 keep = acc_n <= acc
-                x_cur = torch.where(_view(keep, x), x_new, x_cur)
+                x_cur = torch.where(batch_view(keep, x), x_new, x_cur)
                 acc = torch.minimum(acc, acc_n)
                 # ties go to the later iterate: ARC's output is its last accepted point
                 best.update(x_cur, 1.0 - acc, torch.full_like(acc, float(t + 1)))

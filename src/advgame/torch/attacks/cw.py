@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from ..._validation import check_bool, check_choice, check_int, check_real
 from ._base import (
     Attack,
-    _check_choice,
-    _check_int,
-    _check_nonneg,
-    _check_positive,
-    _view,
+    batch_view,
     expected_error,
     lp_norm,
     margin,
@@ -98,16 +95,16 @@ class CW(Attack):
         bounds=(0.0, 1.0),
         seed=0,
     ):
-        threshold = _check_nonneg("eps", eps, allow_none=True)
+        threshold = check_real("eps", eps, lo=0, allow_none=True)
         super().__init__(model, eps=0.0 if threshold is None else threshold, norm="l2", bounds=bounds, seed=seed)
         self.eps = threshold
-        self.c = _check_positive("c", c)
-        self.kappa = _check_nonneg("kappa", kappa)
-        self.steps = _check_int("steps", steps, 1)
-        self.lr = _check_positive("lr", lr)
-        self.binary_steps = _check_int("binary_steps", binary_steps, 1)
-        self.abort_early = bool(abort_early)
-        self.expectation = _check_choice("expectation", expectation, ("logits", "loss"))
+        self.c = check_real("c", c, lo=0, lo_open=True)
+        self.kappa = check_real("kappa", kappa, lo=0)
+        self.steps = check_int("steps", steps, 1)
+        self.lr = check_real("lr", lr, lo=0, lo_open=True)
+        self.binary_steps = check_int("binary_steps", binary_steps, 1)
+        self.abort_early = check_bool("abort_early", abort_early)
+        self.expectation = check_choice("expectation", expectation, ("logits", "loss"))
 
     def _margins(self, z, lam, y):
         """(margin used for success, clamped margin in the objective), each (B,)."""
@@ -159,7 +156,7 @@ class CW(Attack):
                         better = inside & ((err > best_err) | ((err == best_err) & (dist < best_dist)))
                     else:
                         better = ok & (dist < best_dist)
-                    best_x = torch.where(_view(better, x), x_adv.detach(), best_x)
+                    best_x = torch.where(batch_view(better, x), x_adv.detach(), best_x)
                     best_err = torch.where(better, err, best_err)
                     best_dist = torch.where(better, dist, best_dist)
                 # gradient with respect to w only: the members' .grad stay untouched
@@ -178,6 +175,6 @@ class CW(Attack):
         if self.eps is not None:
             # the rejection rule, checked on the returned points themselves
             d = lp_norm(best_x - x, "l2")
-            best_x = torch.where(_view(d > self.eps, x), x, best_x)
+            best_x = torch.where(batch_view(d > self.eps, x), x, best_x)
         return best_x.clamp(lo, hi)
 

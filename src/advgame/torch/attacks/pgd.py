@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from ..._validation import check_bool, check_choice, check_int, check_real
 from ._base import (
-    EXPECTATIONS,
     Attack,
     BestIterate,
-    _check_choice,
-    _check_int,
-    _check_positive,
+    EXPECTATIONS,
     ascent_direction,
     expected_error,
     mixture_objective,
@@ -95,11 +93,11 @@ class PGD(Attack):
         seed=0,
     ):
         super().__init__(model, eps=eps, norm=norm, bounds=bounds, seed=seed)
-        self.alpha = self.eps / 4 if alpha is None else _check_positive("alpha", alpha)
-        self.steps = _check_int("steps", steps, 0)
-        self.restarts = _check_int("restarts", restarts, 1)
-        self.random_start = bool(random_start)
-        self.expectation = _check_choice("expectation", expectation, EXPECTATIONS)
+        self.alpha = self.eps / 4 if alpha is None else check_real("alpha", alpha, lo=0, lo_open=True)
+        self.steps = check_int("steps", steps, 0)
+        self.restarts = check_int("restarts", restarts, 1)
+        self.random_start = check_bool("random_start", random_start)
+        self.expectation = check_choice("expectation", expectation, EXPECTATIONS)
 
     def _run(self, mix, x, y, gen):
         lam = mix.weights
