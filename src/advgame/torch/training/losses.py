@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 import torch.nn.functional as F
 
-__all__ = ["at_loss", "trades_loss", "trades_attack", "eval_mode"]
+from ..modes import eval_mode
 
-
-@contextlib.contextmanager
-def eval_mode(module):
-    """Every submodule of ``module`` in eval mode inside the block, flags restored after."""
-    flags = [(m, m.training) for m in module.modules()]
-    module.eval()
-    try:
-        yield module
-    finally:
-        for m, flag in flags:
-            m.training = flag
+__all__ = ["at_loss", "trades_loss", "trades_attack"]
 
 
 def at_loss(model, x_adv, y, x=None, beta=None):
