@@ -229,3 +229,27 @@ def test_plot_runs_returns_axes_with_one_line_per_run():
     assert ax.get_xlabel() == "epochs per member"
     with pytest.raises(ValueError, match="metric"):
         plot_runs({"x": h1}, "accuracy", ax=ax)
+
+
+@pytest.mark.parametrize("overrides", [dict(weight_method="entropic", temperature=0.05),
+                                       dict(weight_method="lp"),
+                                       dict(loss="trades", weight_loss="ce")])
+def test_algorithm2_weight_solvers_and_trades(overrides):
+    """The weight step through MixtureSolver with each solver (candidate game of the
+    batch for entropic / lp), and TRADES as the inner loss of Alg. 2."""
+    if overrides.get("weight_method") == "lp":
+        import inspect
+
+        from advgame.solvers.lp import solve_lp
+
+        if "init" not in inspect.signature(solve_lp).parameters:
+            pytest.skip("solve(method='lp') has no init= yet (MixtureSolver warm-starts every method)")
+    cfg = tiny_config(models=2, **overrides)
+    tr = Trainer(cfg, tiny_data())
+    before = tr.mixture.weights.clone()
+    hist = tr.fit()
+    w = tr.mixture.weights
+    assert float(w.min()) >= 0 and float(w.sum()) == pytest.approx(1.0, abs=1e-5)
+    assert not torch.equal(before, w)  # the weight steps moved the weights
+    assert hist[-1]["gap"] is not None and hist[-1]["gap"] >= -1e-6
+    assert all(r["loss"] is not None and r["loss"] > 0 for r in hist)

@@ -100,7 +100,8 @@ class Trainer:
         span = cfg.epochs if cfg.algo == "bat" else cfg.total_epochs
         marks = sorted({max(1, math.ceil(f * span)) for f in cfg.milestones})
         self.schedulers = [torch.optim.lr_scheduler.MultiStepLR(o, marks, gamma=cfg.gamma) for o in self.optimizers]
-        opts = {"max_iter": cfg.t_lambda}
+        # T_lambda iterations of oracle / entropic; the LP solves the batch's game exactly
+        opts = {} if cfg.weight_method == "lp" else {"max_iter": cfg.t_lambda}
         if cfg.weight_method == "entropic":
             opts["temperature"] = cfg.temperature
         if self.world > 1 and cfg.weight_method != "oracle":
