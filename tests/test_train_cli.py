@@ -14,6 +14,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
+from _training_data import needs_warm_start  # noqa: E402
+
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 FAST = ["--eps", "0.2", "--step", "0.05", "--attack-steps", "2", "--eval-steps", "2", "--eval-samples", "40",
         "--batch-size", "256", "--no-progress", "--threads", "1"]
@@ -67,6 +69,7 @@ def test_eval_prints_the_table_and_writes_json(digits_run, tmp_path):
 
 
 @pytest.mark.slow
+@needs_warm_start
 def test_interrupted_then_resumed_run_is_bit_identical(tmp_path):
     common = ["train", "--algo", "mixture", "--models", 2, "--epochs", 1, "--dataset", "digits", *FAST]
     cli(*common, "--out", tmp_path / "full")

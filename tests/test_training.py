@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from _training_data import tiny_config, tiny_data  # noqa: E402
+from _training_data import needs_warm_start, tiny_config, tiny_data  # noqa: E402
 
 from advgame.torch import Mixture  # noqa: E402
 from advgame.torch.training import (  # noqa: E402
@@ -98,6 +98,7 @@ def test_bat_weights_rescale_by_one_minus_alpha():
 
 
 # ---------------------------------------------------------------- Alg. 2
+@needs_warm_start
 def test_algorithm2_alternates_member_and_weight_steps_as_written():
     """MNE21 Alg. 2: step t is a weight step iff t mod (T_theta L + 1) == 0, else one
     uniformly drawn member takes exactly one SGD step."""
@@ -177,7 +178,8 @@ def _assert_same_state(a, b):
     assert a.step == b.step and a.history[-1]["robust"] == b.history[-1]["robust"]
 
 
-@pytest.mark.parametrize("algo, models, epochs", [("mixture", 2, 1), ("bat", 2, 1), ("trades", 1, 2)])
+@pytest.mark.parametrize("algo, models, epochs", [pytest.param("mixture", 2, 1, marks=needs_warm_start),
+                                                   ("bat", 2, 1), ("trades", 1, 2)])
 def test_resume_is_bit_identical(tmp_path, algo, models, epochs):
     """An uninterrupted run and a run stopped after one epoch, then resumed from its
     checkpoint by a fresh Trainer, end with equal parameters, weights and optimizers."""
@@ -195,6 +197,7 @@ def test_resume_is_bit_identical(tmp_path, algo, models, epochs):
     assert [r["natural"] for r in full.history] == [r["natural"] for r in resumed.history]
 
 
+@needs_warm_start
 def test_resume_refuses_other_settings(tmp_path):
     tr = Trainer(tiny_config(), tiny_data(), out=tmp_path)
     tr.fit(max_epochs=1)
@@ -234,6 +237,7 @@ def test_plot_runs_returns_axes_with_one_line_per_run():
 @pytest.mark.parametrize("overrides", [dict(weight_method="entropic", temperature=0.05),
                                        dict(weight_method="lp"),
                                        dict(loss="trades", weight_loss="ce")])
+@needs_warm_start
 def test_algorithm2_weight_solvers_and_trades(overrides):
     """The weight step through MixtureSolver with each solver (candidate game of the
     batch for entropic / lp), and TRADES as the inner loss of Alg. 2."""

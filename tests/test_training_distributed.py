@@ -8,9 +8,11 @@ torch = pytest.importorskip("torch")
 
 from _training_data import tiny_data  # noqa: E402
 from _training_dist_worker import distributed_config, run  # noqa: E402
+from _training_data import needs_warm_start  # noqa: E402
 
 
 @pytest.mark.slow
+@needs_warm_start
 def test_two_ranks_match_one_process_with_the_same_global_batch(tmp_path):
     """One epoch of MNE21 Alg. 2 (L = 2, member and weight steps) on 2 ranks with 16
     examples each vs. one process with the global batch of 32: DistributedSampler gives
