@@ -13,8 +13,8 @@ import advgame
 from advgame.cli import main
 
 
-def test_solve_default_example(capsys):
-    assert main(["solve"]) == 0
+def test_solve_named_example(capsys):
+    assert main(["solve", "--example", "motivating"]) == 0
     out = capsys.readouterr().out
     assert "built-in example 'motivating'" in out
     assert "R(weights) = 0.7500000000" in out
@@ -35,7 +35,8 @@ def test_example_then_solve_json(tmp_path, capsys):
     assert len(data["weights"]) == game.n_classifiers
 
 
-@pytest.mark.parametrize("method,extra", [("oracle", ["--steps", "200"]), ("entropic", ["--alpha", "0.01", "--steps", "200"])])
+@pytest.mark.parametrize("method,extra", [("oracle", ["--max-iter", "200"]),
+                                          ("entropic", ["--temperature", "0.01", "--max-iter", "200"])])
 def test_solve_first_order_methods(capsys, method, extra):
     assert main(["solve", "--example", "motivating", "--method", method, *extra, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -56,8 +57,8 @@ def test_errors_are_reported(tmp_path, capsys):
 
 
 def test_python_dash_m():
-    out = subprocess.run([sys.executable, "-m", "advgame", "solve", "--json"], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-m", "advgame", "solve", "--example", "motivating", "--json"],
+                         capture_output=True, text=True, check=True)
     assert json.loads(out.stdout)["value"] == pytest.approx(0.75)
 
 
@@ -73,6 +74,8 @@ def test_python_dash_m():
         (["gaussians", "--norm", "l3"], "--norm"),
         (["solve", "--tol", "0"], "--tol"),
         (["solve", "--steps", "2.5"], "--steps"),
+        (["solve", "--max-iter", "0"], "--max-iter"),
+        (["solve", "--temperature", "-1"], "--temperature"),
         (["example", "random-real", "--out", "x.npz", "--seed", "x"], "--seed"),
     ],
 )

@@ -205,3 +205,59 @@ def test_zero_score_predicts_negative():
     zero = [lambda P: np.zeros(len(P))]
     np.testing.assert_array_equal(loss_tensor(zero, X, y)[:, 0, 0], [0, 1, 0, 1])
     np.testing.assert_allclose(loss_tensor(zero, X, y, loss="sigmoid")[:, 0, 0], 0.5)
+
+
+# ------------------------------------------------------------ scikit-learn estimators
+def _sk_setup():
+    X, y = make_gaussians(80, seed=5)
+    A = sample_attacks(X, 1.0, 6, seed=6)
+    return X, y, A
+
+
+def test_sklearn_logistic_regression_matches_its_decision_function():
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    X, y, A = _sk_setup()
+    est = linear_model.LogisticRegression().fit(X, y)
+    clf = LinearClassifier(est.coef_[0], est.intercept_[0])  # the same linear function, as a callable
+    for loss in ("01", "sigmoid"):
+        got = loss_tensor([est], X, y, A, loss=loss)
+        np.testing.assert_allclose(got, loss_tensor([clf], X, y, A, loss=loss), rtol=1e-10, atol=1e-12)
+    # Game.from_classifiers delegates to loss_tensor: estimators and callables mix
+    game = advgame.Game.from_classifiers([est, clf], X, y, A)
+    np.testing.assert_array_equal(game.classifier_risks()[0], game.classifier_risks()[1])
+
+
+def test_sklearn_tree_on_string_labels():
+    tree = pytest.importorskip("sklearn.tree")
+    X, y, A = _sk_setup()
+    names = np.where(y > 0, "cat", "dog")
+    est = tree.DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, names)
+    pred = est.predict(A.reshape(-1, 2)).reshape(A.shape[:2])
+    want = (pred != names[:, None]).astype(float)
+    np.testing.assert_array_equal(loss_tensor([est], X, names, A)[..., 0], want)
+    # the sigmoid loss reads predict_proba through classes_: above 1/2 exactly where misclassified
+    # (a depth-2 tree has pure-enough leaves that no probability is exactly 1/2 here)
+    sig = loss_tensor([est], X, names, A, loss="sigmoid")[..., 0]
+    np.testing.assert_array_equal(sig > 0.5, want > 0.5)
+    # a label the estimator never saw is always a loss
+    other = names.copy()
+    other[0] = "bird"
+    assert loss_tensor([est], X, other, A)[0, :, 0].tolist() == [1.0] * 6
+    assert loss_tensor([est], X, other, A, loss="sigmoid")[0, :, 0].tolist() == [1.0] * 6
+    game = advgame.Game.from_classifiers([est], X, names, A)
+    assert game.classifier_risks()[0] == pytest.approx(want.max(axis=1).mean())
+
+
+def test_string_labels_need_a_label_classifier():
+    X, y, A = _sk_setup()
+    names = np.where(y > 0, "cat", "dog")
+    clf = LinearClassifier([1.0, 0.0], 0.0)
+    with pytest.raises(ValueError, match="needs numeric labels"):
+        loss_tensor([clf], X, names, A)  # real scores: which string is positive?
+    with pytest.raises(TypeError, match="mix of string and number"):
+        loss_tensor([clf.predict], X, names, A)  # -1/+1 predictions against string labels
+    label_clf = [lambda P: np.where(P[:, 0] > 0, "cat", "dog")]
+    np.testing.assert_array_equal(loss_tensor(label_clf, X, names, A)[..., 0],
+                                  loss_tensor([clf], X, y, A)[..., 0])
+    with pytest.raises(TypeError, match="must be callable or a fitted estimator"):
+        loss_tensor([object()], X, y, A)

@@ -58,6 +58,30 @@ def test_run_gaussians_small():
         run_gaussians(eps=[-1.0])
 
 
+def test_format_table_never_shows_a_negative_gap():
+    # issue 12: the table printed -1.1e-16 for a certificate that rounding made negative
+    res = {k: [0.3] for k in KEYS if k not in ("weights", "best_classifier", "lp_status")}
+    res.update(eps=[1.0], gap=[-1.1e-16], lp_time=[0.01])
+    text = format_table(res)
+    assert "-1.1e-16" not in text and "-" not in text.splitlines()[-1]
+    assert "0.0e+00" in text.splitlines()[-1]
+    assert res["gap"] == [-1.1e-16]  # only the display is clamped
+
+
+def test_run_gaussians_progress_moves_through_every_phase(capsys):
+    res = run_gaussians(eps=[1.0, 2.0], n_samples=30, n_attacks=10, n_test=20, seed=0, oracle_steps=10,
+                        entropic_steps=10, temperatures=(0.1, 0.01), progress=True)
+    err = capsys.readouterr().err
+    for phase in ("eps=1: attacks + LP", "eps=2: out of sample", "eps=2: bound", "Algorithm 1",
+                  "entropic T=0.1", "entropic T=0.01"):
+        assert phase in err, phase
+    # the bar counts 3 phases per budget and one per convergence run: 2 * 3 + 1 + 2
+    assert "0/9" in err and "8/9" in err
+    setup = res["setup"]
+    assert setup["eps"] == [1.0, 2.0] and setup["convergence"] is True
+    assert (setup["oracle_steps"], setup["entropic_steps"], setup["temperatures"]) == (10, 10, [0.1, 0.01])
+
+
 @pytest.mark.slow
 def test_cli_gaussians_quick(tmp_path, capsys):
     from advgame.cli import main
@@ -65,6 +89,9 @@ def test_cli_gaussians_quick(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["gaussians", "--quick", "--out", str(out), "--no-progress"]) == 0
     text = capsys.readouterr().out
+    # a run of other settings into the same folder is refused (issue 12: --quick overwrote the full run)
+    assert main(["gaussians", "--quick", "--seed", "1", "--out", str(out), "--no-progress"]) == 1
+    assert "other settings" in capsys.readouterr().err
     assert "determ. in" in text and "wrote" in text
     data = json.loads((out / "results.json").read_text())
     for k in KEYS:

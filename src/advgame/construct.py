@@ -56,7 +56,10 @@ def _kind(out) -> str:
 
 
 class _Labels:
-    """The label vector in the codings the output types need."""
+    """The label vector in the codings the output types need.
+
+    Labels may be of any type numpy holds (integers, booleans, strings, objects), as in
+    scikit-learn; the numeric codings (signs, class indices) need numeric labels."""
 
     def __init__(self, y, N):
         if is_torch(y):
@@ -64,21 +67,34 @@ class _Labels:
         y = np.asarray(y)
         if y.shape != (N,):
             raise ValueError(f"y must have shape (N,) = ({N},) to match X; got {y.shape}")
-        if y.dtype.kind not in "biuf":
-            raise TypeError(f"y must hold integer labels; got dtype {y.dtype}")
+        if y.dtype.kind == "c":
+            raise TypeError(f"y must hold labels (integers, booleans or strings); got dtype {y.dtype}")
         if y.dtype.kind == "f":
             if not np.isfinite(y).all() or (y != np.round(y)).any():
                 raise ValueError("y must hold integer labels ({-1, +1} or class indices 0..C-1)")
-        y = y.astype(np.int64)
+            y = y.astype(np.int64)
+        self.numeric = y.dtype.kind in "biu"
+        if self.numeric:
+            y = y.astype(np.int64)
         self.raw = y
         values = set(np.unique(y).tolist())
-        self.pm1 = values <= {-1, 1}
-        self.zero_one = values <= {0, 1}
-        self.min = min(values)
-        self.max = max(values)
+        self.pm1 = self.numeric and values <= {-1, 1}
+        self.zero_one = self.numeric and values <= {0, 1}
+        self.min = min(values) if self.numeric else None
+        self.max = max(values) if self.numeric else None
+        self.values = sorted(values, key=str)
+
+    def _need_numeric(self, k, what):
+        if not self.numeric:
+            shown = ", ".join(repr(v) for v in self.values[:4]) + (", ..." if len(self.values) > 4 else "")
+            raise ValueError(
+                f"classifier {k} returned {what}, which needs numeric labels; y holds {shown}: pass a fitted "
+                "estimator (with classes_) or a classifier returning labels"
+            )
 
     def signs(self, k):
         """Labels as -1/+1 for binary real scores."""
+        self._need_numeric(k, "one real score per point")
         if self.pm1:
             return self.raw
         if self.zero_one:
@@ -90,6 +106,7 @@ class _Labels:
 
     def indices(self, k, C):
         """Labels as class indices 0..C-1 for (n, C) logits."""
+        self._need_numeric(k, f"{C} scores per point (logits)")
         if self.pm1 and C == 2 and self.min == -1:
             return (self.raw == 1).astype(np.int64)
         if self.min < 0 or self.max >= C:
@@ -98,6 +115,25 @@ class _Labels:
                 f"0..{C - 1} (or -1/+1 when C = 2); got labels from {self.min} to {self.max}"
             )
         return self.raw
+
+    def in_classes(self, classes):
+        """The index of each label in ``classes`` (an estimator's ``classes_``), -1 when absent."""
+        key = tuple(np.asarray(classes).tolist())
+        cache = self.__dict__.setdefault("_in_classes", {})
+        if key not in cache:  # once per estimator's classes_, not once per batch
+            where = {c: i for i, c in enumerate(key)}
+            cache[key] = np.array([where.get(v, -1) for v in self.raw.tolist()], dtype=np.int64)
+        return cache[key]
+
+    def wrong(self, k, pred, rows):
+        """1{pred != y} for predicted labels of any type (numpy)."""
+        truth = self.raw[rows]
+        if (pred.dtype.kind in "USO") != (truth.dtype.kind in "USO"):
+            raise TypeError(
+                f"classifier {k} predicts labels of dtype {pred.dtype} but y has dtype {truth.dtype}: "
+                "mix of string and number labels"
+            )
+        return np.asarray(pred != truth, dtype=bool)
 
 
 def _check_loss(loss):
@@ -122,6 +158,9 @@ def loss_tensor(classifiers, X, y, attacks=None, loss="01", batch_size=None, *, 
 
     * **integer or boolean, shape (n,)** -- predicted labels, in the coding of ``y``
       (``True`` is the positive class);
+    * **strings or objects, shape (n,)** -- predicted labels compared with ``y`` as
+      they are (labels of any type, as in scikit-learn; mixing string and number
+      labels is a TypeError);
     * **floating, shape (n,) or (n, 1)** -- real scores of a binary classifier,
       predicting the positive class when :math:`f(x) > 0`; ``y`` must be -1/+1 or
       0/1.  ``np.sign`` outputs fall here (a score of exactly 0 predicts -1);
@@ -143,15 +182,21 @@ def loss_tensor(classifiers, X, y, attacks=None, loss="01", batch_size=None, *, 
 
     Parameters
     ----------
-    classifiers : sequence of callables
-        Each maps an ``(n, d)`` array of points to its outputs (above).  A torch
+    classifiers : sequence of callables or fitted estimators
+        A callable maps an ``(n, d)`` array of points to its outputs (above).  A torch
         classifier receives torch tensors on the attacks' device, under
-        ``torch.no_grad()`` (put modules in ``eval()`` mode first).
+        ``torch.no_grad()`` (put modules in ``eval()`` mode first).  An object that is
+        not callable but has ``predict`` (a fitted scikit-learn estimator) receives
+        numpy arrays: the 0/1 loss compares ``predict`` with ``y``; the sigmoid loss
+        and a callable loss read ``decision_function``, else ``predict_proba`` (its
+        log as logits), else ``predict``, with the scores' columns matched to ``y``
+        through ``classes_`` (a label absent from ``classes_`` has loss 1).
     X : array_like or torch.Tensor, shape (N, d)
         The clean points (checks the shapes; they are the only attack when
         ``attacks`` is None).
     y : array_like or torch.Tensor, shape (N,)
-        Labels (see above).
+        Labels of any type (see above); real scores and logits of plain callables
+        need numeric labels.
     attacks : array_like or torch.Tensor, shape (N, m, d), optional
         Candidate attacks of each sample, e.g. from
         :func:`advgame.experiments.mne21_data.sample_attacks`.  Default: ``X[:, None, :]``
@@ -193,7 +238,8 @@ def loss_tensor(classifiers, X, y, attacks=None, loss="01", batch_size=None, *, 
     array([[0., 1., 0.],
            [0., 0., 1.]])
     """
-    if callable(classifiers) and not isinstance(classifiers, (list, tuple)):
+    single = callable(classifiers) or callable(getattr(classifiers, "predict", None))
+    if single and not isinstance(classifiers, (list, tuple)):
         raise TypeError("classifiers must be a sequence (list or tuple) of callables; wrap a single one in a list")
     try:
         clfs = list(classifiers)
@@ -202,8 +248,9 @@ def loss_tensor(classifiers, X, y, attacks=None, loss="01", batch_size=None, *, 
     if not clfs:
         raise ValueError("classifiers must hold at least one classifier")
     for k, c in enumerate(clfs):
-        if not callable(c):
-            raise TypeError(f"classifiers[{k}] must be callable; got {type(c).__name__}")
+        if not (callable(c) or callable(getattr(c, "predict", None))):
+            raise TypeError(f"classifiers[{k}] must be callable or a fitted estimator with predict; "
+                            f"got {type(c).__name__}")
     loss = _check_loss(loss)
     temperature = check_real("temperature", temperature, lo=0, lo_open=True)
 
@@ -265,8 +312,11 @@ def loss_tensor(classifiers, X, y, attacks=None, loss="01", batch_size=None, *, 
             pts = attacks[i0:i1].reshape(-1, d)
             rows = np.repeat(np.arange(i0, i1), m)
             for k, clf in enumerate(clfs):
-                o = _to_library(clf(pts), like)
-                vals = _evaluate(o, rows, labels, loss, k, float(temperature), like)
+                if callable(clf):
+                    o = _to_library(clf(pts), like)
+                    vals = _evaluate(o, rows, labels, loss, k, float(temperature), like)
+                else:
+                    vals = _to_library(_estimator_losses(clf, pts, rows, labels, loss, k, float(temperature)), like)
                 out[i0:i1, :, k] = vals.reshape(i1 - i0, m)
     return out
 
@@ -289,6 +339,12 @@ def _evaluate(o, rows, labels, loss, k, T, like):
     """Losses (n,) of one classifier's outputs ``o`` on points whose samples are ``rows``."""
     n = rows.size
     kind = _kind(o)
+    if kind == "other" and not is_torch(o) and o.dtype.kind in "USO" and o.ndim == 1 and not callable(loss):
+        if int(o.shape[0]) != n:
+            raise ValueError(f"classifier {k} must return shape (n,) for n = {n} points; got {tuple(o.shape)}")
+        if loss == "sigmoid":
+            raise TypeError(f"loss='sigmoid' needs real-valued scores; classifier {k} returned labels")
+        return _to_library(labels.wrong(k, o, rows), like)
     if kind not in ("bool", "int", "float"):
         raise TypeError(f"classifier {k} must return real scores or integer labels; got dtype {o.dtype}")
     if o.ndim == 2 and int(o.shape[1]) == 1:
@@ -319,6 +375,8 @@ def _evaluate(o, rows, labels, loss, k, T, like):
                             "labels must be 1-D (use floating logits for (n, C) outputs)")
         if loss == "sigmoid":
             raise TypeError(f"loss='sigmoid' needs real-valued scores; classifier {k} returned {kind} labels")
+        if not labels.numeric:
+            return _to_library(labels.wrong(k, o.cpu().numpy() if torch_mode else o, rows), like)
         if kind == "bool":
             wrong = o != lib(labels.raw[rows] > 0)
         else:
@@ -355,3 +413,43 @@ def _evaluate(o, rows, labels, loss, k, T, like):
 
         return torch.sigmoid(-margin / T)
     return expit(-np.asarray(margin, dtype=np.float64) / T)
+
+
+def _estimator_losses(est, pts, rows, labels, loss, k, T):
+    """Losses (n,) of a fitted estimator (scikit-learn style, numpy) on the points ``pts``.
+
+    The 0/1 loss reads ``predict``.  The sigmoid loss (and a callable loss) reads
+    ``decision_function``, else the log of ``predict_proba``, else ``predict``; scores
+    are matched to the labels through ``classes_`` (a label the estimator does not know
+    has margin -inf, loss 1)."""
+    if is_torch(pts):
+        pts = pts.detach().cpu().numpy()
+    if loss == "01":
+        return _evaluate(np.asarray(est.predict(pts)), rows, labels, loss, k, T, None)
+    if callable(getattr(est, "decision_function", None)):
+        scores, logits = np.asarray(est.decision_function(pts), dtype=np.float64), None
+    elif callable(getattr(est, "predict_proba", None)):
+        proba = np.asarray(est.predict_proba(pts), dtype=np.float64)
+        scores, logits = proba, np.log(np.clip(proba, 1e-300, None))
+    else:
+        return _evaluate(np.asarray(est.predict(pts)), rows, labels, loss, k, T, None)
+    classes = getattr(est, "classes_", None)
+    if callable(loss) or classes is None:
+        return _evaluate(scores, rows, labels, loss, k, T, None)
+    logits = scores if logits is None else logits
+    idx = labels.in_classes(classes)[rows]
+    n = rows.size
+    if logits.ndim == 1 or (logits.ndim == 2 and logits.shape[1] == 1):  # binary decision_function
+        f = logits.reshape(-1)
+        margin = np.where(idx == 1, f, -f)
+    else:
+        if logits.shape != (n, len(classes)):
+            raise ValueError(f"classifier {k} returned scores of shape {logits.shape}; expected ({n}, "
+                             f"{len(classes)}) for its {len(classes)} classes_")
+        safe = np.maximum(idx, 0)
+        fy = logits[np.arange(n), safe]
+        other = logits.copy()
+        other[np.arange(n), safe] = -np.inf
+        margin = fy - other.max(axis=1)
+    margin = np.where(idx < 0, -np.inf, margin)
+    return expit(-margin / T)

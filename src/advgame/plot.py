@@ -30,63 +30,152 @@ def _axes(ax, figsize=(5, 4)):
     return ax
 
 
-def plot_mixture(X, y, classifiers, weights, eps=None, ax=None, n_balls=4, grid=240, seed=0, lim=None):
-    """Data, classifiers and the mixture's probability of predicting +1 (MNE21 Fig. 2, left).
+def _shown_points(y, n_points, seed):
+    """Indices of at most ``n_points`` points, as evenly as possible across classes (seeded)."""
+    N = len(y)
+    if n_points is None or n_points >= N:
+        return np.arange(N)
+    rng = np.random.default_rng(seed)
+    classes = np.unique(y)
+    pools = [rng.permutation(np.flatnonzero(y == c)) for c in classes]
+    take = [0] * len(pools)
+    left = n_points
+    while left > 0:  # round-robin over the classes that still have points
+        progressed = False
+        for i, pool in enumerate(pools):
+            if left > 0 and take[i] < len(pool):
+                take[i] += 1
+                left -= 1
+                progressed = True
+        if not progressed:
+            break
+    return np.sort(np.concatenate([pool[:t] for pool, t in zip(pools, take)]))
+
+
+def _ball_patch(center, eps, p, **kw):
+    """The ``eps``-ball of the l_p norm (p in {1, 2, inf}) around ``center`` as a patch."""
+    import matplotlib.patches as mpatches
+
+    cx, cy = float(center[0]), float(center[1])
+    if p == 2:
+        return mpatches.Circle((cx, cy), eps, **kw)
+    if np.isinf(p):
+        return mpatches.Rectangle((cx - eps, cy - eps), 2 * eps, 2 * eps, **kw)
+    return mpatches.Polygon([(cx + eps, cy), (cx, cy + eps), (cx - eps, cy), (cx, cy - eps)], closed=True, **kw)
+
+
+def _linear_line(clf):
+    """(w, b) of a binary linear classifier in 2-D (``w``/``b`` or scikit-learn's
+    ``coef_``/``intercept_``), or None for any other classifier."""
+    if hasattr(clf, "w") and hasattr(clf, "b"):
+        w, b = np.asarray(clf.w, float).ravel(), float(np.ravel(clf.b)[0])
+    elif hasattr(clf, "coef_") and hasattr(clf, "intercept_") and np.asarray(clf.coef_).shape == (1, 2):
+        w, b = np.asarray(clf.coef_, float)[0], float(np.ravel(clf.intercept_)[0])
+    else:
+        return None
+    return (w, b) if w.shape == (2,) and np.abs(w).max() > 0 else None
+
+
+def plot_mixture(X, y, classifiers, weights, eps=None, ax=None, n_balls=4, grid=240, seed=0, lim=None, norm=2,
+                 n_points=None):
+    """Data, classifiers and the mixture's probability of predicting the positive class
+    (MNE21 Fig. 2, left).
 
     Parameters
     ----------
-    X : array (N, 2), y : array (N,) in {-1, +1}
-    classifiers : sequence of :class:`advgame.experiments.mne21_data.LinearClassifier`
+    X : array (N, 2)
+    y : array (N,)
+        Binary labels of any type; the positive class is the larger of the two
+        (``+1`` for -1/+1 labels).
+    classifiers : sequence of callables or fitted estimators
+        Anything :func:`advgame.construct.loss_tensor` takes; the decision regions are
+        found by evaluating every classifier on a ``grid`` x ``grid`` grid.  A linear
+        classifier (``w``/``b``, or scikit-learn's ``coef_``/``intercept_``) is drawn
+        as its exact line; any other as the contour of its decision region.  Lines are
+        darker the larger the classifier's weight.
     weights : array (L,)
-        The mixture; a classifier's line is drawn darker the larger its weight.
+        The mixture.
     eps : float, optional
-        Draw the L2 attack ball of ``n_balls`` random points (chosen with ``seed``).
+        Draw the attack ball of ``n_balls`` random points (chosen with ``seed``).
+    norm : {"l2", "linf", "l1"} or {2, inf, 1}, default 2
+        The ball's norm: circles (l2), squares (linf), diamonds (l1).
+    n_points : int, optional
+        Draw at most this many points, sampled with ``seed`` as evenly as possible
+        across the classes; the title says how many of the N points are shown.
+        Default: all.
+    lim : ((xmin, ymin), (xmax, ymax)), optional
+        The plotted window (default: the data's range plus 1).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
     """
-    import matplotlib.patches as mpatches
+    from ._validation import check_int, norm_exponent
+    from .construct import loss_tensor
 
     ax = _axes(ax, (5.5, 4.5))
-    X = np.asarray(X)
+    X = np.asarray(X, dtype=float)
     y = np.asarray(y)
     w = np.asarray(weights, dtype=float)
+    p = norm_exponent(norm, general=False)
+    grid = check_int("grid", grid, 2)
+    classes = np.unique(y)
+    if len(classes) > 2:
+        raise ValueError(f"y must hold binary labels for plot_mixture; got {len(classes)} classes")
+    pos = classes[-1]
     if lim is None:
         lo, hi = X.min(axis=0) - 1, X.max(axis=0) + 1
     else:
         lo, hi = np.asarray(lim[0], float), np.asarray(lim[1], float)
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], grid), np.linspace(lo[1], hi[1], grid))
     P = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    prob = np.zeros(P.shape[0])
-    for wk, c in zip(w, classifiers):
-        prob += wk * (np.asarray(c(P)) > 0)
+    # predicts_pos[:, k] = 1{classifier k predicts the positive class}: one minus its 0/1 loss against it
+    predicts_pos = 1.0 - loss_tensor(list(classifiers), P, np.full(len(P), pos, dtype=y.dtype))[:, 0, :]
+    prob = predicts_pos @ w
     im = ax.imshow(prob.reshape(grid, grid), origin="lower", extent=(lo[0], hi[0], lo[1], hi[1]),
                    cmap="viridis", vmin=0, vmax=1, alpha=0.5)
-    ax.figure.colorbar(im, ax=ax, label="P(mixture predicts +1)", shrink=0.8)
-    ax.scatter(*X[y == -1].T, s=6, c="tab:blue", label="y = -1")
-    ax.scatter(*X[y == 1].T, s=6, c="tab:red", label="y = +1")
+    ax.figure.colorbar(im, ax=ax, label=f"P(mixture predicts {pos})", shrink=0.8)
+    shown = _shown_points(y, n_points, seed)
+    colors = ["tab:blue", "tab:red"]
+    for c, color in zip(classes, colors):
+        idx = shown[y[shown] == c]
+        ax.scatter(*X[idx].T, s=6, c=color, label=f"y = {c} ({len(idx)} shown)")
     xs = np.linspace(lo[0], hi[0], 2)
-    for wk, c in zip(w, classifiers):
-        cw, cb = np.asarray(c.w, float), float(c.b)
+    for k, (wk, clf) in enumerate(zip(w, classifiers)):
         alpha = 0.15 + 0.85 * (wk / max(w.max(), 1e-12))
-        if abs(cw[1]) > 1e-12:
-            ax.plot(xs, -(cw[0] * xs + cb) / cw[1], color="k", lw=1.0 + 2 * (wk > 1e-6), alpha=alpha)
+        lw = 1.0 + 2 * (wk > 1e-6)
+        line = _linear_line(clf)
+        label = "classifiers (darker: more weight)" if k == 0 else None
+        if line is None:
+            ax.contour(gx, gy, predicts_pos[:, k].reshape(grid, grid), levels=[0.5], colors="k",
+                       linewidths=lw, alpha=alpha)
+            if label:
+                ax.plot([], [], color="k", label=label)
+        elif abs(line[0][1]) > 1e-12:
+            ax.plot(xs, -(line[0][0] * xs + line[1]) / line[0][1], color="k", lw=lw, alpha=alpha, label=label)
         else:
-            ax.axvline(-cb / cw[0], color="k", lw=1.0, alpha=alpha)
+            ax.axvline(-line[1] / line[0][0], color="k", lw=lw, alpha=alpha, label=label)
     if eps is not None and n_balls > 0:
+        name = {1.0: "l1", 2.0: "l2"}.get(p, "linf")
         idx = np.random.default_rng(seed).choice(len(X), size=min(n_balls, len(X)), replace=False)
-        for i in idx:
-            ax.add_patch(mpatches.Circle(X[i], eps, fill=False, lw=0.9, ls="--", color="0.25"))
-            ax.plot(*X[i], "x", color="0.25", ms=5)
+        for j, i in enumerate(idx):
+            ax.add_patch(_ball_patch(X[i], eps, p, fill=False, lw=0.9, ls="--", color="0.25",
+                                     label=f"{name} ball, radius {eps:g}" if j == 0 else None))
+            ax.plot(*X[i], "x", color="0.25", ms=5, label="its centre (a data point)" if j == 0 else None)
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_aspect("equal")
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
-    ax.legend(loc="upper right", fontsize=7, markerscale=2)
+    ax.legend(loc="upper right", fontsize=6, markerscale=2)
     title = "optimal mixture" + (f" (eps = {eps:g})" if eps is not None else "")
+    if len(shown) < len(X):
+        title += f"\n{len(shown)} of {len(X)} points shown"
     ax.set_title(title)
     return ax
 
 
-def plot_convergence(histories, optimal_value, ax=None, floor=1e-10):
+def plot_convergence(histories, optimal_value, ax=None, floor=1e-10, best_so_far=True):
     r""":math:`R(\lambda_t) - R^*` against t, log scale (MNE21 Fig. 2, middle).
 
     Parameters
@@ -97,15 +186,32 @@ def plot_convergence(histories, optimal_value, ax=None, floor=1e-10):
         :math:`R^*` (e.g. from the exact LP).
     floor : float
         Differences below it (exact optimum reached) are drawn at ``floor``.
+    best_so_far : bool, default True
+        Draw the best iterate so far, :math:`\min_{s \le t} R(\lambda_s) - R^*` (what
+        MNE21 Prop. 6 bounds for Algorithm 1, and what the solvers return), solid, with
+        the raw curve faint behind it.  False: the raw curves only.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
     """
     ax = _axes(ax)
     for label, h in histories.items():
         h = np.asarray(h, dtype=float)
-        ax.plot(np.arange(1, len(h) + 1), np.maximum(h - optimal_value, floor), label=label, lw=1.2)
+        t = np.arange(1, len(h) + 1)
+        if best_so_far:
+            (raw,) = ax.plot(t, np.maximum(h - optimal_value, floor), lw=0.6, alpha=0.25)
+            ax.plot(t, np.maximum(np.minimum.accumulate(h) - optimal_value, floor), label=label, lw=1.4,
+                    color=raw.get_color())
+        else:
+            ax.plot(t, np.maximum(h - optimal_value, floor), label=label, lw=1.2)
     ax.set_yscale("log")
     ax.set_xscale("log")
     ax.set_xlabel("iteration t (t = 1 is the uniform mixture)")
-    ax.set_ylabel(r"$R(\lambda_t) - R^*$")
+    if best_so_far:
+        ax.set_ylabel(r"$\min_{s \leq t} R(\lambda_s) - R^*$ (faint: $R(\lambda_t) - R^*$)")
+    else:
+        ax.set_ylabel(r"$R(\lambda_t) - R^*$")
     ax.set_title("convergence")
     ax.legend(fontsize=8)
     return ax

@@ -30,7 +30,6 @@ import json
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -38,6 +37,7 @@ from .._io import atomic_path
 from .._validation import check_int, check_norm, check_real, check_rng, check_seed, norm_exponent
 from ..bounds import OptimalRisk, optimal_adversarial_risk
 from .mne21_data import make_gaussians, random_linear_classifiers, sample_attacks
+from .mne21_figures import gaussian_figures
 
 __all__ = [
     "DEFAULT_EPS",
@@ -211,6 +211,37 @@ def make_instance(eps: float, n_samples: int = 1000, n_classifiers: int = 10, n_
 
 
 # -------------------------------------------------------------------- runner
+class _Progress:
+    """A tqdm bar over the phases of :func:`run_gaussians` (or nothing when off).
+
+    :meth:`phase` advances past the previous phase and names the next one, so the bar
+    moves through every budget and every convergence run instead of waiting on the last.
+    """
+
+    def __init__(self, on: bool, total: int):
+        self.bar = None
+        self.started = False
+        if on:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc="gaussians", unit="phase", leave=False)
+
+    def phase(self, label) -> None:
+        if self.bar is None:
+            return
+        if self.started:
+            self.bar.update(1)
+        self.started = label is not None
+        if label is not None:
+            self.bar.set_postfix_str(label, refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            if self.started:
+                self.bar.update(1)
+            self.bar.close()
+
+
 def out_of_sample_risk(weights, classifiers, eps, n_samples=1000, n_attacks=1000, norm=2, seed=None,
                        data=None, loss="01"):
     r"""Adversarial risk of fixed weights on fresh data with fresh attacks.
@@ -252,20 +283,26 @@ def out_of_sample_risk(weights, classifiers, eps, n_samples=1000, n_attacks=1000
 
 
 def convergence_histories(game, temperatures=(0.1, 0.01, 0.001), oracle_steps=2000, entropic_steps=300, *,
-                          alphas=None):
+                          alphas=None, progress=None):
     """Histories :math:`R(\\lambda_t)` of MNE21 Algorithm 1 and of the entropic method
     (MNE21 Eq. 7) for each temperature in ``temperatures``.
 
     ``alphas`` is the deprecated name of ``temperatures`` (DeprecationWarning).
+    ``progress``, optional, is called with a label before each of the
+    ``1 + len(temperatures)`` runs and with None after the last.
 
     Returns a dict ``{"oracle": Result, "entropic": {temperature: Result}}``.
     """
     from ..solvers import solve
 
     temperatures = _temperatures(temperatures, alphas)
+    tick = progress if progress is not None else (lambda label: None)
+    tick("Algorithm 1")
     out = {"oracle": solve(game, method="oracle", steps=oracle_steps), "entropic": {}}
     for a in temperatures:
+        tick(f"entropic T={float(a):g}")
         out["entropic"][float(a)] = solve(game, method="entropic", alpha=float(a), steps=entropic_steps)
+    tick(None)
     return out
 
 
@@ -316,14 +353,17 @@ def run_gaussians(eps=DEFAULT_EPS, n_samples=1000, n_classifiers=10, n_attacks=1
         Eq. 7's alpha), the iterations of Algorithm 1 and of the entropic method.
         ``alphas`` is the deprecated name of ``temperatures`` (DeprecationWarning).
     progress : bool
-        Show a progress bar (tqdm) on standard error.
+        Show a progress bar (tqdm) on standard error over three phases per budget
+        (attacks and LP, out-of-sample evaluation, the lower bound) and one per
+        convergence run, naming the current phase.
 
     Returns
     -------
     dict
         JSON-ready lists over ``eps``: ``eps``, ``deterministic_in``,
         ``deterministic_out``, ``randomized_in``, ``randomized_out``, ``lower_bound``,
-        ``gap``, ``weights``, ``best_classifier``, ``lp_time``, plus ``setup``,
+        ``gap``, ``weights``, ``best_classifier``, ``lp_time``, plus ``setup`` (the
+        run's settings, which ``advgame gaussians`` compares before overwriting a run),
         ``classifiers`` and ``convergence``; under ``"_objects"`` the arrays for
         plotting (not serialized).
     """
@@ -347,12 +387,8 @@ def run_gaussians(eps=DEFAULT_EPS, n_samples=1000, n_classifiers=10, n_attacks=1
             "gap", "weights", "best_classifier", "lp_time", "lp_status"]
     res = {k: [] for k in keys}
     games = {}
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(eps) + (1 if convergence_eps is not None else 0), desc="gaussians", unit="step",
-                   leave=False)
+    n_conv = 0 if convergence_eps is None else 1 + len(temperatures)
+    bar = _Progress(progress, total=3 * len(eps) + n_conv)
 
     def solve_at(e):
         attacks = sample_attacks(X, e, n_attacks, p, seed=streams.stream("attacks", e))
@@ -361,10 +397,13 @@ def run_gaussians(eps=DEFAULT_EPS, n_samples=1000, n_classifiers=10, n_attacks=1
         return games[e]
 
     for e in eps:
+        bar.phase(f"eps={e:g}: attacks + LP")
         game, _, sol = solve_at(e)
         k, det_in = game.best_classifier()
+        bar.phase(f"eps={e:g}: out of sample")
         oos = out_of_sample_risk(sol.weights, clfs, e, n_attacks=n_attacks, norm=p,
                                  seed=streams.stream("test_attacks", e), data=(Xt, yt))
+        bar.phase(f"eps={e:g}: bound")
         bound = optimal_adversarial_risk(X, y, e, norm=p)
         res["eps"].append(e)
         res["deterministic_in"].append(float(det_in))
@@ -377,8 +416,6 @@ def run_gaussians(eps=DEFAULT_EPS, n_samples=1000, n_classifiers=10, n_attacks=1
         res["best_classifier"].append(int(k))
         res["lp_time"].append(float(sol.time))
         res["lp_status"].append(sol.status)
-        if bar is not None:
-            bar.update(1)
 
     conv = None
     if convergence_eps is not None:
@@ -388,7 +425,7 @@ def run_gaussians(eps=DEFAULT_EPS, n_samples=1000, n_classifiers=10, n_attacks=1
         else:
             ce = convergence_eps
         game, _, sol = games[ce] if ce in games else solve_at(ce)
-        hist = convergence_histories(game, temperatures, oracle_steps, entropic_steps)
+        hist = convergence_histories(game, temperatures, oracle_steps, entropic_steps, progress=bar.phase)
         conv = {
             "eps": ce,
             "optimal_value": float(sol.value),
@@ -398,13 +435,13 @@ def run_gaussians(eps=DEFAULT_EPS, n_samples=1000, n_classifiers=10, n_attacks=1
                                   "regularized_value": float(r.info["regularized_value"]), "time": float(r.time)}
                          for a, r in hist["entropic"].items()},
         }
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+    bar.close()
 
     res["setup"] = {"n_samples": n_samples, "n_classifiers": n_classifiers, "n_attacks": n_attacks,
-                    "n_test": n_test, "norm": check_norm(p), "max_risk": max_risk, "seed": seed,
+                    "n_test": n_test, "norm": check_norm(p), "max_risk": max_risk, "seed": seed, "eps": list(eps),
+                    "convergence": convergence_eps is not None, "convergence_eps": convergence_eps,
+                    "oracle_steps": oracle_steps, "entropic_steps": entropic_steps,
+                    "temperatures": list(temperatures),
                     "classifier_sampler": "w ~ N(0, I2), b ~ N(0, 2^2), kept when clean training risk < max_risk",
                     "attack_sampler": "clean point first, then uniform in the eps-ball",
                     "seconds": time.perf_counter() - t_start}
@@ -415,7 +452,10 @@ def run_gaussians(eps=DEFAULT_EPS, n_samples=1000, n_classifiers=10, n_attacks=1
 
 
 def format_table(res) -> str:
-    """The results of :func:`run_gaussians` as a fixed-width text table."""
+    """The results of :func:`run_gaussians` as a fixed-width text table.
+
+    The ``gap`` column shows the certified duality gap as computed, clamped at 0 for
+    display only (rounding can make it -1e-16; ``res["gap"]`` keeps the raw value)."""
     head = (f"{'eps':>5} {'determ. in':>10} {'determ. out':>11} {'random. in':>10} {'random. out':>11} "
             f"{'any clf >=':>10} {'gap':>9} {'LP s':>6}")
     lines = [head, "-" * len(head)]
@@ -423,7 +463,7 @@ def format_table(res) -> str:
         lines.append(
             f"{e:5.2f} {res['deterministic_in'][i]:10.4f} {res['deterministic_out'][i]:11.4f} "
             f"{res['randomized_in'][i]:10.4f} {res['randomized_out'][i]:11.4f} {res['lower_bound'][i]:10.4f} "
-            f"{res['gap'][i]:9.1e} {res['lp_time'][i]:6.3f}"
+            f"{max(res['gap'][i], 0.0):9.1e} {res['lp_time'][i]:6.3f}"
         )
     return "\n".join(lines)
 
@@ -433,56 +473,3 @@ def write_json(res, path) -> None:
     data = {k: v for k, v in res.items() if not k.startswith("_")}
     with atomic_path(path) as tmp, open(tmp, "w") as f:
         json.dump(data, f, indent=1)
-
-
-# ------------------------------------------------------------------- figures
-def gaussian_figures(res, out) -> list:
-    """Draw MNE21 Figure 2 from :func:`run_gaussians`'s result into the folder ``out``.
-
-    Writes ``mixture``, ``convergence`` (when recorded), ``risk_vs_eps`` and
-    ``figure2`` (the three panels side by side), each as PNG and PDF, and returns the
-    file names written.  Needs matplotlib.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..plot import plot_convergence, plot_mixture, plot_risk_vs_eps, save_figure
-
-    out = Path(out)
-    objs = res["_objects"]
-    conv = res["convergence"]
-    ce = conv["eps"] if conv else res["eps"][-1]
-    _, _, sol = objs["games"][ce]
-    written = []
-
-    def left(ax):
-        plot_mixture(objs["X"][:200], objs["y"][:200], objs["classifiers"], sol.weights, eps=ce, ax=ax,
-                     lim=((-7, -4), (7, 4)))
-
-    def middle(ax):
-        hist = {"Algorithm 1 (oracle)": conv["oracle"]["history"]}
-        for a, h in conv["entropic"].items():
-            hist[f"entropic, alpha = {float(a):g}"] = h["history"]
-        plot_convergence(hist, conv["optimal_value"], ax=ax)
-        ax.set_title(f"convergence (eps = {ce:g})")
-
-    panels = [("mixture", left), ("convergence", middle), ("risk_vs_eps", lambda ax: plot_risk_vs_eps(res, ax=ax))]
-    for name, draw in panels:
-        if name == "convergence" and not conv:
-            continue
-        fig, ax = plt.subplots(figsize=(5.5, 4.5))
-        draw(ax)
-        written += save_figure(fig, out / name)
-        plt.close(fig)
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
-    for (name, draw), ax in zip(panels, axes):
-        if name == "convergence" and not conv:
-            ax.axis("off")
-            continue
-        draw(ax)
-    fig.tight_layout()
-    written += save_figure(fig, out / "figure2")
-    plt.close(fig)
-    return [Path(p).name for p in written]
