@@ -1,0 +1,390 @@
+"""The training loop: epochs, validation, checkpoints and exact resume, torchrun."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+
+import torch
+
+from ..evaluate import evaluate
+from ..mixture import Mixture
+from .algorithms import (adversarial_batch, adversarial_dataset, bat_weights, member_step, natural_step,
+                         sub_mixture, train_attack, weight_step)
+from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .config import TrainConfig
+from .report import write_figure, write_logs
+from .selection import lp_weights
+
+__all__ = ["Trainer"]
+
+
+def _dist():
+    """(world size, rank) of the current torch.distributed group, (1, 0) without one."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size(), dist.get_rank()
+    return 1, 0
+
+
+def _tensors(dataset, limit=None):
+    """A dataset as two tensors (inputs, labels), the first ``limit`` examples."""
+    if callable(getattr(dataset, "tensors", None)):  # advgame.torch.data.ImageDataset
+        x, y = dataset.tensors()
+        return (x, y) if limit is None else (x[:limit], y[:limit])
+    n = len(dataset) if limit is None else min(limit, len(dataset))
+    xs, ys = zip(*(dataset[i] for i in range(n)))
+    return torch.stack(xs), torch.as_tensor(ys, dtype=torch.int64)
+
+
+class Trainer:
+    r"""Trains a mixture with MNE21 Alg. 2, RM20 BAT, or AT / TRADES (L = 1).
+
+    Parameters
+    ----------
+    config : TrainConfig
+    data : DatasetSplits
+        From :func:`advgame.torch.data.load_dataset` (``train``, ``val``, ``test``,
+        ``num_classes``, ``input_shape``).
+    out : str or path, optional
+        Folder of the checkpoint (``checkpoint.pt``, written after every epoch) and
+        the logs; None writes nothing.
+    device : str or torch.device
+    progress : bool
+        A tqdm progress bar per epoch (rank 0 only).
+
+    Notes
+    -----
+    Under ``torchrun`` (an initialized ``torch.distributed`` group) each member is
+    wrapped in ``DistributedDataParallel``, a ``DistributedSampler`` gives every rank
+    ``batch_size / world`` examples per step, all ranks draw the same member (same
+    seed) and take the same weight steps (the oracle's losses are all-reduced, the
+    game solvers get ``distributed=True``), and only rank 0 writes.
+
+    Everything random is seeded from ``config.seed``: the members' initialization,
+    the data order (``DistributedSampler(seed=config.seed)``, reshuffled per epoch),
+    the member drawn at each step, the attacks' random starts; the checkpoint holds
+    the generators' states, so a resumed run is bit-identical on CPU.
+    """
+
+    def __init__(self, config, data, *, out=None, device="cpu", progress=False):
+        from ..models import build_model
+        from ..solver import MixtureSolver
+
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"config must be a TrainConfig; got {type(config).__name__}")
+        self.cfg = cfg = config
+        self.data = data
+        self.out = None if out is None else os.fspath(out)
+        self.device = torch.device(device)
+        self.progress = progress
+        self.world, self.rank = _dist()
+        if cfg.batch_size % self.world:
+            raise ValueError(f"batch_size ({cfg.batch_size}) must be divisible by the number of processes "
+                             f"({self.world})")
+        if self.world > 1 and cfg.weight_method == "lp":
+            raise ValueError("weight_method='lp' runs on one process; use 'oracle' or 'entropic' with torchrun")
+        torch.manual_seed(cfg.seed)
+        members = [build_model(cfg.arch, data.num_classes, tuple(data.input_shape), seed=cfg.seed * 1009 + k)
+                   .to(self.device) for k in range(cfg.models)]
+        for m in members:
+            m.eval()
+        L = cfg.models
+        init = torch.full((L,), 1.0 / L) if cfg.algo != "bat" else torch.eye(L)[0]
+        self.mixture = Mixture(members, init.to(self.device))
+        self.optimizers = [torch.optim.SGD(m.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                           weight_decay=cfg.weight_decay) for m in members]
+        span = cfg.epochs if cfg.algo == "bat" else cfg.total_epochs
+        marks = sorted({max(1, math.ceil(f * span)) for f in cfg.milestones})
+        self.schedulers = [torch.optim.lr_scheduler.MultiStepLR(o, marks, gamma=cfg.gamma) for o in self.optimizers]
+        # T_lambda iterations of oracle / entropic; the LP solves the batch's game exactly
+        opts = {} if cfg.weight_method == "lp" else {"max_iter": cfg.t_lambda}
+        if cfg.weight_method == "entropic":
+            opts["temperature"] = cfg.temperature
+        if self.world > 1 and cfg.weight_method != "oracle":
+            opts["distributed"] = True
+        self.solver = MixtureSolver(cfg.weight_method, mixture=self.mixture, **opts)
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.trained = [DDP(m, device_ids=ids) for m in members]
+        else:
+            self.trained = list(members)
+        self.generators = {
+            "member": torch.Generator().manual_seed(cfg.seed),  # same on every rank
+            "attack": torch.Generator(device=self.device).manual_seed(cfg.seed + 7919 * (self.rank + 1)),
+        }
+        self.epoch = 0  # completed epochs
+        self.step = 0  # MNE21 Alg. 2's t
+        self.last_gap = None
+        self.history = []
+        self.best = None  # BAT: (robust accuracy, state of h1) of the best epoch (RM20's bestAUA)
+        self._bat_data = None
+        self.weights_lp = None
+        self.summary = None
+        self._val = _tensors(data.val, cfg.eval_samples)
+
+    # ---------------------------------------------------------------- state
+    @property
+    def members(self):
+        return list(self.mixture.members)
+
+    def active(self) -> int:
+        """Members trained so far (BAT adds one per phase; Alg. 2 trains all at once)."""
+        if self.cfg.algo != "bat":
+            return self.cfg.models
+        return min(self.epoch // self.cfg.epochs, self.cfg.models - 1) + 1
+
+    def current_mixture(self):
+        """The mixture of the trained members with the current weights."""
+        n = self.active()
+        if n == self.cfg.models:
+            return self.mixture
+        return sub_mixture(self.members, self.mixture.weights, n)
+
+    def state_dict(self) -> dict:
+        """Everything a resumed run needs: tensors and plain containers only."""
+        best = None
+        if self.best is not None:
+            best = {"score": self.best[0], "state": self.best[1]}
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.cfg.to_dict(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "members": [m.state_dict() for m in self.members],
+            "weights": self.mixture.weights.detach().cpu().clone(),
+            "optimizers": [o.state_dict() for o in self.optimizers],
+            "schedulers": [s.state_dict() for s in self.schedulers],
+            "solver": self.solver.state_dict(),
+            "rng": rng_state(self.generators),
+            "attack_rng_by_rank": self._gather_attack_states(),
+            "last_gap": self.last_gap,
+            "history": self.history,
+            "best": best,
+            "weights_lp": self.weights_lp,
+            "summary": self.summary,
+            "num_classes": int(self.data.num_classes),
+            "input_shape": list(self.data.input_shape),
+        }
+
+    def load_state_dict(self, state) -> None:
+        """Restore :meth:`state_dict`; a checkpoint written with other settings is a ValueError."""
+        saved = TrainConfig.from_dict(state["config"])
+        if saved != self.cfg:
+            diff = {k: (v, getattr(self.cfg, k)) for k, v in saved.to_dict().items()
+                    if self.cfg.to_dict()[k] != v}
+            raise ValueError(f"the checkpoint was written with other settings (saved, now): {diff}")
+        for m, s in zip(self.members, state["members"]):
+            m.load_state_dict(s)
+        self.mixture.set_weights(state["weights"].to(self.device))
+        for o, s in zip(self.optimizers, state["optimizers"]):
+            o.load_state_dict(s)
+        for sch, s in zip(self.schedulers, state["schedulers"]):
+            sch.load_state_dict(s)
+        self.solver.load_state_dict(state["solver"])
+        set_rng_state(state["rng"], self.generators)
+        by_rank = state.get("attack_rng_by_rank")
+        if self.world > 1 and by_rank is not None and len(by_rank) == self.world:
+            self.generators["attack"].set_state(by_rank[self.rank])  # each rank its own random starts
+        self.epoch, self.step, self.last_gap = state["epoch"], state["step"], state["last_gap"]
+        self.history = list(state["history"])
+        self.best = None if state["best"] is None else (state["best"]["score"], state["best"]["state"])
+        self._bat_data = None
+        self.weights_lp = state.get("weights_lp")
+        self.summary = state.get("summary")
+
+    def _gather_attack_states(self):
+        """Every rank's attack generator state (a collective call under torchrun)."""
+        if self.world == 1:
+            return None
+        import torch.distributed as dist
+
+        mine = self.generators["attack"].get_state()
+        comm = mine.to(self.device) if dist.get_backend() == "nccl" else mine
+        states = [torch.empty_like(comm) for _ in range(self.world)]
+        dist.all_gather(states, comm)
+        return [t.cpu() for t in states]
+
+    @property
+    def checkpoint_path(self):
+        return None if self.out is None else os.path.join(self.out, "checkpoint.pt")
+
+    def resume(self, path=None) -> bool:
+        """Load the run's checkpoint (default ``out/checkpoint.pt``); False when there is none."""
+        path = path or self.checkpoint_path
+        if path is None or not os.path.exists(path):
+            return False
+        self.load_state_dict(load_checkpoint(path, map_location=self.device))
+        return True
+
+    # ---------------------------------------------------------------- loop
+    def _loader(self, dataset, epoch):
+        from torch.utils.data import DataLoader, DistributedSampler
+
+        sampler = DistributedSampler(dataset, num_replicas=self.world, rank=self.rank, shuffle=True,
+                                     seed=self.cfg.seed, drop_last=False)
+        sampler.set_epoch(epoch)
+        if hasattr(dataset, "set_epoch"):  # the augmentation of this epoch (keyed by seed, epoch, index)
+            dataset.set_epoch(epoch)
+        return DataLoader(dataset, batch_size=self.cfg.batch_size // self.world, sampler=sampler)
+
+    def _bar(self, loader, desc):
+        if not self.progress or self.rank != 0:
+            return loader
+        from tqdm.auto import tqdm
+
+        return tqdm(loader, desc=desc, leave=False, dynamic_ncols=True)
+
+    def _epoch_mixture(self, loader):
+        """MNE21 Alg. 2 over one epoch (L = 1: every batch is an AT / TRADES step)."""
+        cfg, L = self.cfg, self.cfg.models
+        losses = []
+        for x, y in loader:
+            x, y = x.to(self.device), y.to(self.device)
+            self.step += 1
+            if L > 1 and self.step % (cfg.t_theta * L + 1) == 0:
+                seed = int(torch.randint(0, 2**62, (1,), generator=self.generators["member"]))
+                res = weight_step(cfg, self.solver, self.mixture, x, y, seed, self.world)
+                self.last_gap = None if res.gap is None else float(res.gap)
+                continue
+            k = int(torch.randint(0, L, (1,), generator=self.generators["member"]))
+            x_adv = adversarial_batch(cfg, self.mixture, x, y, self.generators["attack"], cfg.loss)
+            losses.append(member_step(self.members[k], self.trained[k], self.optimizers[k], x_adv, y, x,
+                                      cfg.loss, cfg.beta))
+        with warnings.catch_warnings():  # a member not drawn this epoch has not stepped: harmless
+            warnings.filterwarnings("ignore", message=".*lr_scheduler.step.*", category=UserWarning)
+            for s in self.schedulers:
+                s.step()
+        return losses
+
+    def _epoch_bat(self, phase, loader_epoch):
+        """RM20 BAT: phase 0 adversarially trains h1; phase i trains h_{i+1} naturally on
+        the training split attacked against the mixture of h_1..h_i (RM20, Alg. 1 and
+        supplement Alg. 2)."""
+        cfg, k = self.cfg, phase
+        member, trained, opt = self.members[k], self.trained[k], self.optimizers[k]
+        losses = []
+        if phase == 0:
+            single = Mixture([member])
+            for x, y in self._bar(self._loader(self.data.train, loader_epoch), f"epoch {self.epoch + 1}"):
+                x, y = x.to(self.device), y.to(self.device)
+                self.step += 1
+                x_adv = adversarial_batch(cfg, single, x, y, self.generators["attack"], "at")
+                losses.append(member_step(member, trained, opt, x_adv, y))
+        else:
+            if self._bat_data is None:  # D~ of this phase, deterministic: rebuilt the same on resume
+                gen = torch.Generator(device=self.device).manual_seed(cfg.seed * 1000 + phase)
+                w = self.mixture.weights[:phase]  # the mixture before the new member: RM20's m_h^q at step i-1
+                prev = Mixture(self.members[:phase], w / w.sum())
+                self._bat_data = adversarial_dataset(cfg, prev, self.data.train, cfg.batch_size, gen, self.device)
+            for x, y in self._bar(self._loader(self._bat_data, loader_epoch), f"epoch {self.epoch + 1}"):
+                x, y = x.to(self.device), y.to(self.device)
+                self.step += 1
+                losses.append(natural_step(member, trained, opt, x, y))
+        self.schedulers[k].step()
+        return losses
+
+    def validate(self, mixture=None):
+        """Natural and PGD-``eval_steps`` exact expected accuracy on the validation split."""
+        cfg = self.cfg
+        mixture = self.current_mixture() if mixture is None else mixture
+        x, y = self._val
+        attack = train_attack(cfg, steps=cfg.eval_steps)
+        attack.random_start = True
+        rep = evaluate(mixture, x, y, cfg.eps, attacks={"pgd": attack}, batch_size=512,
+                       seed=cfg.seed + 104729 * (self.epoch + 1))
+        return float(rep["natural"]), float(rep["pgd"])
+
+    def fit(self, max_epochs=None):
+        """Train until ``config.total_epochs`` (or ``max_epochs`` more epochs of this call).
+
+        Returns
+        -------
+        list of dict
+            The per-epoch log (also in ``out/log.csv`` and ``out/log.json``).
+        """
+        cfg = self.cfg
+        done = 0
+        while self.epoch < cfg.total_epochs and (max_epochs is None or done < max_epochs):
+            t0 = time.perf_counter()
+            if cfg.algo == "bat":
+                phase = self.epoch // cfg.epochs
+                losses = self._epoch_bat(phase, self.epoch)
+            else:
+                phase = None
+                loader = self._bar(self._loader(self.data.train, self.epoch), f"epoch {self.epoch + 1}")
+                losses = self._epoch_mixture(loader)
+            natural, robust = self.validate()
+            row = {
+                "epoch": self.epoch + 1, "members": self.active(), "natural": natural, "robust": robust,
+                "weights": [float(w) for w in self.current_mixture().weights],
+                "gap": self.last_gap, "lr": float(self.optimizers[phase or 0].param_groups[0]["lr"]),
+                "loss": float(sum(losses) / len(losses)) if losses else None,
+            }
+            self._end_of_epoch(robust)
+            self.epoch += 1
+            done += 1
+            row["time"] = time.perf_counter() - t0
+            self.history.append(row)
+            if self.out is not None:
+                state = self.state_dict()  # on every rank: gathers the ranks' generator states
+                if self.rank == 0:
+                    os.makedirs(self.out, exist_ok=True)
+                    save_checkpoint(self.checkpoint_path, state)
+                    write_logs(self.out, self.history)
+        return self.history
+
+    def finish(self, label=None) -> dict:
+        """After the last epoch: the final weights' validation accuracies, the LP weights
+        when ``config.weights_lp`` (with their accuracies: the report shows both), the
+        figure, ``out/summary.json`` and the final checkpoint.  Returns the summary."""
+        cfg = self.cfg
+        if self.epoch < cfg.total_epochs:
+            raise ValueError(f"the run is not finished ({self.epoch} of {cfg.total_epochs} epochs)")
+        import json
+
+        natural, robust = self.validate()
+        summary = {"epochs": self.epoch, "weights": [float(w) for w in self.mixture.weights],
+                   "natural": natural, "robust": robust, "last_gap": self.last_gap}
+        if cfg.weights_lp:
+            w, res = lp_weights(self.mixture, *self._val, cfg, seed=cfg.seed)
+            self.weights_lp = w.to(torch.float32)
+            lp_mix = Mixture(self.members, self.weights_lp.to(self.device))
+            nat_lp, rob_lp = self.validate(lp_mix)
+            summary["lp"] = {"weights": [float(v) for v in w], "natural": nat_lp, "robust": rob_lp,
+                             "game_value": float(res.value), "gap": float(res.gap)}
+        self.summary = summary
+        state = self.state_dict() if self.out is not None else None
+        if self.rank == 0 and self.out is not None:
+            save_checkpoint(self.checkpoint_path, state)
+            from ..._io import atomic_path
+
+            with atomic_path(os.path.join(self.out, "summary.json")) as tmp:
+                with open(tmp, "w", encoding="utf-8") as f:
+                    json.dump(summary, f, indent=1)
+            write_figure(self.out, {label or f"{cfg.algo}, L={cfg.models}": self.history})
+        return summary
+
+    def _end_of_epoch(self, robust):
+        """BAT bookkeeping: RM20's bestAUA for h1, the weights of each new member."""
+        cfg = self.cfg
+        if cfg.algo != "bat":
+            return
+        phase, last = divmod(self.epoch, cfg.epochs)
+        if phase == 0 and (self.best is None or robust > self.best[0]):
+            self.best = (robust, {k: v.detach().clone() for k, v in self.members[0].state_dict().items()})
+        if last != cfg.epochs - 1:
+            return
+        if phase == 0:
+            self.members[0].load_state_dict(self.best[1])
+        if phase + 1 < cfg.models:  # the next member enters with weight alpha (RM20 suppl., Alg. 2)
+            w = bat_weights(self.mixture.weights[: phase + 1], cfg.mixture_weight)
+            full = torch.zeros_like(self.mixture.weights)
+            full[: phase + 2] = w
+            self.mixture.set_weights(full)
+        self._bat_data = None
