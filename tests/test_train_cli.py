@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import advgame
+
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
@@ -114,3 +116,18 @@ def test_error_exit_status_of_the_real_entry_point(tmp_path):
     p = cli("train", "--algo", "bat", "--models", 1, "--out", tmp_path / "x", check=False)
     assert p.returncode == 1 and p.stderr.strip() == "advgame train: error: models must be at least 2 for " \
         "algo='bat'; got 1"
+
+
+def test_advgame_entry_point_dispatches_train_and_eval():
+    """``advgame train/eval`` (the installed command's module) reach the torch commands,
+    and ``advgame --help`` lists them without importing torch."""
+    env = dict(os.environ, PYTHONPATH=str(Path(advgame.__file__).parents[1]))
+    p = subprocess.run([sys.executable, "-m", "advgame", "train", "--help"], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0 and "--algo" in p.stdout and "--resume" in p.stdout
+    p = subprocess.run([sys.executable, "-m", "advgame", "eval", "/nonexistent/ckpt.pt"], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1 and "advgame eval: error" in p.stderr
+    code = "import sys, advgame.cli as c; c._build_parser(); print('torch' in sys.modules)"
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert p.stdout.strip() == "False"

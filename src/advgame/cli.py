@@ -11,6 +11,10 @@ Subcommands:
       MNE21's synthetic experiment (Sec. 5.1, Figure 2; advgame.experiments.mne21):
       a table, results.json and four figures (the three panels and Figure 2 itself,
       PNG and PDF).
+  advgame train --algo mixture|bat|at|trades --dataset cifar10|cifar100|digits --out DIR ...
+      Train a robust mixture (needs torch; docs/training.md).
+  advgame eval CHECKPOINT [--attacks ...]
+      Worst-case evaluation of a trained mixture on the test split (needs torch).
 
 The full reference, with the exit codes, is docs/cli.md.
 """
@@ -102,6 +106,8 @@ def _build_parser() -> argparse.ArgumentParser:
                                 formatter_class=fmt)
     p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, text in _TORCH_COMMANDS.items():  # listed here, parsed by advgame.torch.commands (needs torch)
+        sub.add_parser(name, help=text + "; see 'advgame " + name + " --help'", add_help=False)
 
     s = sub.add_parser("solve", help="solve a game and print its certificate", epilog=_EPILOG, formatter_class=fmt,
                        description="Solve a saved game (or a named built-in example) and print its certificate.")
@@ -340,7 +346,24 @@ def _cmd_gaussians(args) -> int:
     return EXIT_OK
 
 
+#: Commands of the torch side: ``main`` hands them to :mod:`advgame.torch.commands`, so
+#: the other commands never import torch.
+_TORCH_COMMANDS = {
+    "train": "train a robust mixture (MNE21 Alg. 2, RM20 BAT, AT, TRADES)",
+    "eval": "worst-case evaluation of a training checkpoint on the test split",
+}
+
+
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _TORCH_COMMANDS:
+        try:
+            from .torch.commands import main as torch_main
+        except ImportError as e:
+            print(f"advgame {argv[0]}: error: needs torch ({e}); install it with pip install 'advgame[torch]'",
+                  file=sys.stderr)
+            return 1
+        return torch_main(argv)
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
