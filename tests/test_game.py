@@ -313,3 +313,21 @@ def test_torch_game_roundtrip_conversions(tmp_path):
     # mixing libraries is an error
     with pytest.raises(TypeError, match="torch tensor but the game holds numpy"):
         g.risk(torch.full((3,), 1 / 3))
+
+
+def test_half_precision_is_upcast_with_a_warning_and_repr_shows_the_device():
+    """Issue 12: a float16 game is not upcast silently; ``repr`` names the device."""
+    with pytest.warns(UserWarning, match="float16 are stored and solved in float64"):
+        g = Game(np.zeros((2, 2, 2), dtype=np.float16))
+    assert g.dtype == np.float64
+    assert "device=cpu" in repr(g)
+    torch = pytest.importorskip("torch")
+    with pytest.warns(UserWarning, match="float16 are stored and solved in float32"):
+        gt = Game(torch.zeros(2, 2, 2, dtype=torch.float16))
+    assert gt.dtype == torch.float32 and "device=cpu" in repr(gt) and "dtype=float32" in repr(gt)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Game(np.zeros((2, 2, 2), dtype=np.float32))  # float32 / float64 / ints / bools: no warning
+        Game(np.zeros((2, 2, 2), dtype=np.int8))

@@ -10,6 +10,7 @@ torch tensors (any device) are checked by the same code.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -54,7 +55,12 @@ def working_tensor(nx, losses):
         raise ValueError(
             f"losses must have at least one sample, attack and classifier; got shape {(N, m, L)}"
         )
-    return nx.to_working_layout(losses, nx.working_dtype(losses)), (N, m, L)
+    dtype = nx.working_dtype(losses)
+    if nx.dtype_kind(losses) == "f" and losses.dtype != dtype:  # float16, bfloat16: say so
+        warnings.warn(f"losses of dtype {nx.dtype_name(losses)} are stored and solved in "
+                      f"{str(dtype).replace('torch.', '')} (advgame computes in float32 or float64)",
+                      UserWarning, stacklevel=3)
+    return nx.to_working_layout(losses, dtype), (N, m, L)
 
 
 def _bad_index(nx, bad):

@@ -182,7 +182,7 @@ class Game:
         extra = "" if self._mask is None else ", masked"
         return (
             f"Game(N={N}, m={m}, L={L}, bound={self.bound:g}, backend={self.backend}, "
-            f"dtype={self._nx.dtype_name(self._F)}{extra})"
+            f"device={self.device}, dtype={self._nx.dtype_name(self._F)}{extra})"
         )
 
     # --------------------------------------------------------- input checking
