@@ -221,15 +221,19 @@ def certificate64(view, weights, adversary, reduce):
     r"""``(R(weights), losses)`` in float64 from the game's own tensor.
 
     ``R`` is the adversarial risk :math:`\sum_i w_i \max_j \ell_{ij\cdot}^\top\lambda`
-    and ``losses`` (float64, shape (L,)) each classifier's expected loss under
-    ``adversary`` (rows renormalized in float64; ``None`` when ``adversary`` is None),
+    of the mixture ``weights / sum(weights)`` (sample weights renormalized in float64
+    too) and ``losses`` (float64, shape (L,)) each
+    classifier's expected loss under ``adversary`` (rows renormalized in float64;
+    ``None`` when ``adversary`` is None),
     so that :math:`D(Q) = \min_k` ``losses[k]``.  The tensor is converted to float64 in
     chunks of samples (at most 128 MiB at a time); every sum goes through ``reduce``.
     """
     nx, F = view.nx, view.losses
     N, m, L = view.shape
     lam = nx.float64(weights)
+    lam = lam / nx.sum(lam)  # the mixture the weights stand for (float32 sums are 1 only to ~1e-7)
     w = nx.float64(view.sample_weights)
+    w = w / nx.sum(w)  # a float32 game's normalized weights sum to 1 only to ~1e-7
     neg = view.neg
     chunk = max(1, _CHUNK_BYTES // (8 * L * max(m, 1)))
     R = nx.zeros((1,), type_as=lam)
