@@ -38,11 +38,11 @@ def median_time(fn, repeat=7):
     return statistics.median(ts)
 
 
-def per_iteration(game, method, steps=40, **opts):
-    """Seconds per iteration from a fixed-steps run (median of 3 runs)."""
+def per_iteration(game, method, max_iter=40, **opts):
+    """Seconds per iteration from a fixed-iterations run (median of 3 runs)."""
     ts = []
     for _ in range(3):
-        r = advgame.solve(game, method=method, steps=steps, **opts)
+        r = advgame.solve(game, method=method, max_iter=max_iter, **opts)
         ts.append(r.time / max(1, r.nit))
     return statistics.median(ts)
 
@@ -92,9 +92,9 @@ def main():
               f"{game.best_classifier()[1]:.4f}; one risk evaluation {floor * 1e3:.2f} ms")
         rows = []
         targets = (1e-3, 1e-4)
-        configs = [("oracle", dict(steps=args.oracle_steps), f"Alg. 1, T={args.oracle_steps}")]
+        configs = [("oracle", dict(max_iter=args.oracle_steps), f"Alg. 1, T={args.oracle_steps}")]
         for a in (1e-3, 1e-4 / math.log(m)):
-            configs.append(("entropic", dict(alpha=a, steps=args.entropic_steps), f"entropic a={a:.2g}"))
+            configs.append(("entropic", dict(temperature=a, max_iter=args.entropic_steps), f"entropic a={a:.2g}"))
         for method, opts, label in [] if args.quick else configs:
             r, hits = to_targets(game, method, targets, **opts)
             for target in targets:
@@ -112,7 +112,7 @@ def main():
 
         it = {}
         it["oracle numpy"] = per_iteration(game, "oracle")
-        it["entropic numpy"] = per_iteration(game, "entropic", alpha=1e-3)
+        it["entropic numpy"] = per_iteration(game, "entropic", temperature=1e-3)
         if torch is not None:
             for dt in (torch.float64, torch.float32):
                 gt = game.to_torch(dtype=dt)
@@ -120,7 +120,7 @@ def main():
                 lam_t = torch.full((L,), 1.0 / L, dtype=dt)
                 it[f"risk torch {name}"] = median_time(lambda: gt.risk(lam_t))
                 it[f"oracle torch {name}"] = per_iteration(gt, "oracle")
-                it[f"entropic torch {name}"] = per_iteration(gt, "entropic", alpha=1e-3)
+                it[f"entropic torch {name}"] = per_iteration(gt, "entropic", temperature=1e-3)
         print(f"{'per iteration':>24} {'ms':>7} {'x risk':>7} {'x numpy':>8}")
         for k, v in it.items():
             if k.startswith("risk"):

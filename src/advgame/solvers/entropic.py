@@ -289,7 +289,7 @@ def solve_entropic(game, temperature=None, max_iter=None, tol=None, distributed:
         Function-value restart of the momentum (O'Donoghue & Candès 2015).
     init : array (L,), optional
         Warm start: FISTA's first point (weights on the simplex, up to
-        :func:`advgame._validation.simplex_tol`); default uniform.
+        ``max(1e-9, 1000 eps)`` of the dtype, the simplex tolerance); default uniform.
     callback : callable, optional
         ``callback(state) -> bool`` called after each gradient evaluation with the
         :class:`EntropicState` (``nit``, ``weights``, ``best_weights``, ``value``,

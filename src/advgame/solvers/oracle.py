@@ -150,7 +150,7 @@ def solve_oracle(game, max_iter=None, oracle=None, tol=None, step_size=None, ora
         Seconds; the run stops with status ``time_limit`` when exceeded.
     init : array (L,), optional
         Warm start: the first iterate :math:`\lambda_0` (weights on the simplex, up to
-        :func:`advgame._validation.simplex_tol`); default uniform.
+        ``max(1e-9, 1000 eps)`` of the dtype, the simplex tolerance); default uniform.
     callback : callable, optional
         ``callback(state) -> bool`` called after each evaluation with the
         :class:`OracleState` (``nit``, ``weights``, ``best_weights``, ``value``,
@@ -245,7 +245,8 @@ def _call_oracle(oracle, lam, L, nx, F):
     try:
         g = nx.asarray(g, type_as=F)
     except Exception as e:  # noqa: BLE001 - report what the oracle returned
-        raise TypeError(f"oracle must return an array of {L} per-classifier losses; got {type(g).__name__}: {e}") from None
+        raise TypeError(f"oracle must return an array of {L} per-classifier losses; got {type(g).__name__}: "
+                        f"{e}") from None
     if tuple(g.shape) != (L,):
         raise ValueError(f"oracle must return per-classifier losses of shape ({L},); got shape {tuple(g.shape)}")
     if not nx.all_finite(g):
