@@ -256,6 +256,19 @@ def test_proj_simplex_on_extreme_inputs(ar, v, want):
     """Regression (issue 9, section 1): large inputs gave [0, 0] or NaN."""
     p = ar.nx.proj_simplex(ar(np.array(v)))
     close(ar, p, want)
+    if ar.torch:  # both torch paths on any device: host-branching and sync-free
+        close(ar, ar.nx._proj_host(ar(np.array(v))), want)
+        close(ar, ar.nx._proj_device(ar(np.array(v))), want)
+
+
+def test_torch_paths_agree_bitwise_on_ordinary_inputs():
+    torch = pytest.importorskip("torch")
+    nx = get_backend(torch.zeros(1))
+    rng = np.random.default_rng(3)
+    for dt in (torch.float64, torch.float32):
+        for _ in range(20):
+            v = torch.from_numpy(rng.normal(size=7) * 3).to(dt)
+            assert torch.equal(nx._proj_host(v), nx._proj_device(v))
 
 
 def test_proj_simplex_beyond_float32_range():

@@ -83,8 +83,8 @@ def _proj_shifted(nx, v, rho_of):
     return x / nx.sum(x)
 
 
-def _rho_numpy(cond):
-    return max(int(np.sum(cond)), 1)
+def _rho_host(cond):
+    return max(int(cond.sum()), 1)
 
 
 class NumpyBackend:
@@ -256,11 +256,10 @@ class NumpyBackend:
         for every finite input.  No host synchronization on a GPU.
         """
         with np.errstate(over="ignore", invalid="ignore"):  # the plain pass may overflow
-            x = _proj_sorted(self, v, _rho_numpy)
-            total = float(np.sum(x))
-        if abs(total - 1.0) <= 4 * x.shape[0] * self.eps(x):
+            x = _proj_sorted(self, v, _rho_host)
+        if abs(float(x.sum()) - 1.0) <= 4 * x.shape[0] * self.eps(x):
             return x
-        return _proj_shifted(self, v, _rho_numpy)
+        return _proj_shifted(self, v, _rho_host)
 
     def all_reduce(self, x, scale=1.0):
         """``scale * x`` summed over the ranks of the initialized ``torch.distributed``
@@ -414,14 +413,25 @@ class TorchBackend:
         flat[idx] += value
 
     def proj_simplex(self, v):
+        if v.device.type == "cpu":  # host memory: a Python-level branch costs no sync
+            return self._proj_host(v)
+        return self._proj_device(v)
+
+    def _proj_host(self, v):
+        x = _proj_sorted(self, v, _rho_host)
+        if abs(float(x.sum()) - 1.0) <= 4 * v.shape[0] * self.eps(x):
+            return x
+        return _proj_shifted(self, v, _rho_host)
+
+    def _proj_device(self, v):
         # both candidates are computed and one is selected on the device: no host sync
-        x = _proj_sorted(self, v, self._rho)
-        y = _proj_shifted(self, v, self._rho)
+        x = _proj_sorted(self, v, self._rho_device)
+        y = _proj_shifted(self, v, self._rho_device)
         ok = self.torch.abs(x.sum() - 1.0) <= 4 * v.shape[0] * self.eps(x)
         return self.torch.where(ok, x, y)
 
     @staticmethod
-    def _rho(cond):
+    def _rho_device(cond):
         # a 1-element index tensor: indexing with it stays on the device
         return cond.sum().clamp_(min=1).reshape(1)
 
