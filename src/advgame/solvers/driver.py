@@ -50,7 +50,7 @@ __all__ = ["SolverState", "SampleSum", "run", "finish", "certificate64", "rename
            "start_weights", "sound", "is_float64"]
 
 #: Bytes of float64 loss rows converted at once by :func:`certificate64`.
-_CHUNK_BYTES = 1 << 27
+_CHUNK_BYTES = 1 << 22
 
 
 @dataclass(eq=False)
@@ -226,7 +226,8 @@ def certificate64(view, weights, adversary, reduce):
     classifier's expected loss under ``adversary`` (rows renormalized in float64;
     ``None`` when ``adversary`` is None),
     so that :math:`D(Q) = \min_k` ``losses[k]``.  The tensor is converted to float64 in
-    chunks of samples (at most 128 MiB at a time); every sum goes through ``reduce``.
+    chunks of samples (4 MiB at a time: cache-sized; the whole certificate costs about
+    four float32 passes over the tensor); every sum goes through ``reduce``.
     """
     nx, F = view.nx, view.losses
     N, m, L = view.shape
