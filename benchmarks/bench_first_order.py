@@ -29,12 +29,16 @@ import advgame
 from advgame.synthetic import make_instance
 
 
+CPU_TIME = False  # --cpu-time: process time instead of wall time
+
+
 def median_time(fn, repeat=7):
+    clock = time.process_time if CPU_TIME else time.perf_counter
     ts = []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t = clock()
         fn()
-        ts.append(time.perf_counter() - t)
+        ts.append(clock() - t)
     return statistics.median(ts)
 
 
@@ -42,8 +46,9 @@ def per_iteration(game, method, max_iter=40, **opts):
     """Seconds per iteration from a fixed-iterations run (median of 3 runs)."""
     ts = []
     for _ in range(3):
+        c = time.process_time()
         r = advgame.solve(game, method=method, max_iter=max_iter, **opts)
-        ts.append(r.time / max(1, r.nit))
+        ts.append((time.process_time() - c if CPU_TIME else r.time) / max(1, r.nit))
     return statistics.median(ts)
 
 
@@ -73,12 +78,19 @@ def main():
     p.add_argument("--json")
     p.add_argument("--quick", action="store_true",
                    help="only the per-iteration table, at the first eps (about 1 minute)")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="per-iteration CPU (process) time, torch on one thread: comparable on a busy machine "
+                        "(run with OMP_NUM_THREADS=1 for numpy's BLAS too)")
     args = p.parse_args()
+    global CPU_TIME
+    CPU_TIME = args.cpu_time
     out = {"eps": {}}
     try:
         import torch
     except ImportError:
         torch = None
+    if torch is not None and args.cpu_time:
+        torch.set_num_threads(1)
     for eps in args.eps[:1] if args.quick else args.eps:
         game = make_instance(eps, seed=0).game
         N, m, L = game.shape
