@@ -10,7 +10,8 @@ default), in one run:
 * torch CPU (float64 and float32) against numpy per iteration;
 * a GPU line only where CUDA is available.
 
-Run: ``python benchmarks/bench_first_order.py`` (about 3 minutes on 2 cores).
+Run: ``python benchmarks/bench_first_order.py`` (about 3 minutes on 2 cores);
+``--quick``: only the per-iteration table at the first eps.
 """
 
 from __future__ import annotations
@@ -28,21 +29,26 @@ import advgame
 from advgame.synthetic import make_instance
 
 
+CPU_TIME = False  # --cpu-time: process time instead of wall time
+
+
 def median_time(fn, repeat=7):
+    clock = time.process_time if CPU_TIME else time.perf_counter
     ts = []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t = clock()
         fn()
-        ts.append(time.perf_counter() - t)
+        ts.append(clock() - t)
     return statistics.median(ts)
 
 
-def per_iteration(game, method, steps=40, **opts):
-    """Seconds per iteration from a fixed-steps run (median of 3 runs)."""
+def per_iteration(game, method, max_iter=40, **opts):
+    """Seconds per iteration from a fixed-iterations run (median of 3 runs)."""
     ts = []
     for _ in range(3):
-        r = advgame.solve(game, method=method, steps=steps, **opts)
-        ts.append(r.time / max(1, r.nit))
+        c = time.process_time()
+        r = advgame.solve(game, method=method, max_iter=max_iter, **opts)
+        ts.append((time.process_time() - c if CPU_TIME else r.time) / max(1, r.nit))
     return statistics.median(ts)
 
 
@@ -70,13 +76,22 @@ def main():
     p.add_argument("--oracle-steps", type=int, default=20000)
     p.add_argument("--entropic-steps", type=int, default=3000)
     p.add_argument("--json")
+    p.add_argument("--quick", action="store_true",
+                   help="only the per-iteration table, at the first eps (about 1 minute)")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="per-iteration CPU (process) time, torch on one thread: comparable on a busy machine "
+                        "(run with OMP_NUM_THREADS=1 for numpy's BLAS too)")
     args = p.parse_args()
+    global CPU_TIME
+    CPU_TIME = args.cpu_time
     out = {"eps": {}}
     try:
         import torch
     except ImportError:
         torch = None
-    for eps in args.eps:
+    if torch is not None and args.cpu_time:
+        torch.set_num_threads(1)
+    for eps in args.eps[:1] if args.quick else args.eps:
         game = make_instance(eps, seed=0).game
         N, m, L = game.shape
         lam = np.full(L, 1.0 / L)
@@ -89,26 +104,27 @@ def main():
               f"{game.best_classifier()[1]:.4f}; one risk evaluation {floor * 1e3:.2f} ms")
         rows = []
         targets = (1e-3, 1e-4)
-        configs = [("oracle", dict(steps=args.oracle_steps), f"Alg. 1, T={args.oracle_steps}")]
+        configs = [("oracle", dict(max_iter=args.oracle_steps), f"Alg. 1, T={args.oracle_steps}")]
         for a in (1e-3, 1e-4 / math.log(m)):
-            configs.append(("entropic", dict(alpha=a, steps=args.entropic_steps), f"entropic a={a:.2g}"))
-        for method, opts, label in configs:
+            configs.append(("entropic", dict(temperature=a, max_iter=args.entropic_steps), f"entropic a={a:.2g}"))
+        for method, opts, label in [] if args.quick else configs:
             r, hits = to_targets(game, method, targets, **opts)
             for target in targets:
                 h = hits[target]
                 rows.append({"target": target, "method": label, "reached": h["reached"], "nit": h["nit"],
                              "time": h["time"], "gap": h["gap"], "final_excess": r.value - R_star})
-        hdr = (f"{'target':>7} {'method':>22} {'reached':>7} {'iters':>6} {'time s':>7} {'gap':>8} "
+        hdr = "" if args.quick else (f"{'target':>7} {'method':>22} {'reached':>7} {'iters':>6} {'time s':>7} {'gap':>8} "
                f"{'x LP time':>9}")
-        print(hdr)
-        print("-" * len(hdr))
+        if rows:
+            print(hdr)
+            print("-" * len(hdr))
         for r in rows:
             print(f"{r['target']:7.0e} {r['method']:>22} {str(r['reached']):>7} {r['nit']:6d} {r['time']:7.2f} "
                   f"{r['gap']:8.1e} {r['time'] / t_lp:9.0f}")
 
         it = {}
         it["oracle numpy"] = per_iteration(game, "oracle")
-        it["entropic numpy"] = per_iteration(game, "entropic", alpha=1e-3)
+        it["entropic numpy"] = per_iteration(game, "entropic", temperature=1e-3)
         if torch is not None:
             for dt in (torch.float64, torch.float32):
                 gt = game.to_torch(dtype=dt)
@@ -116,7 +132,7 @@ def main():
                 lam_t = torch.full((L,), 1.0 / L, dtype=dt)
                 it[f"risk torch {name}"] = median_time(lambda: gt.risk(lam_t))
                 it[f"oracle torch {name}"] = per_iteration(gt, "oracle")
-                it[f"entropic torch {name}"] = per_iteration(gt, "entropic", alpha=1e-3)
+                it[f"entropic torch {name}"] = per_iteration(gt, "entropic", temperature=1e-3)
         print(f"{'per iteration':>24} {'ms':>7} {'x risk':>7} {'x numpy':>8}")
         for k, v in it.items():
             if k.startswith("risk"):

@@ -6,10 +6,10 @@ import numpy as np
 
 
 CONFIGS = [
-    ("oracle", {"steps": 40}, "numpy"),
-    ("oracle", {"steps": 40}, "torch"),
-    ("entropic", {"steps": 40, "alpha": 0.02}, "numpy"),
-    ("entropic", {"steps": 40, "alpha": 0.02}, "torch"),
+    ("oracle", {"max_iter": 40}, "numpy"),
+    ("oracle", {"max_iter": 40}, "torch"),
+    ("entropic", {"max_iter": 40, "temperature": 0.02}, "numpy"),
+    ("entropic", {"max_iter": 40, "temperature": 0.02}, "torch"),
 ]
 
 

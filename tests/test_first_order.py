@@ -25,7 +25,7 @@ def test_prop6_bound_holds(params):
     """MNE21 Prop. 6 with the exact oracle (delta = 0): min_t R(lam_t) - R* <= 2 M sqrt(L/T)."""
     g = make_game(params)
     T = 50
-    res = solve(g, method="oracle", steps=T)
+    res = solve(g, method="oracle", max_iter=T)
     R_star = lp_value(g)
     bound = 2 * g.bound * math.sqrt(params["L"]) / math.sqrt(T)
     assert res.info["bound"] == pytest.approx(bound)
@@ -39,7 +39,7 @@ def test_prop6_bound_holds(params):
 @given(game_params())
 def test_oracle_history_and_iterates(params):
     g = make_game(params)
-    res = solve(g, method="oracle", steps=30)
+    res = solve(g, method="oracle", max_iter=30)
     assert res.nit == 30 and len(res.history) == 30
     assert res.history[0] == pytest.approx(g.risk(np.full(params["L"], 1 / params["L"])), abs=1e-12)
     assert res.value == pytest.approx(min(res.history), abs=0)
@@ -58,15 +58,15 @@ def test_oracle_paper_step_size_and_default_steps():
 
 def test_oracle_tol_stops_with_certificate():
     g = advgame.examples.motivating_game()
-    res = solve(g, method="oracle", steps=20000, tol=1e-3)
+    res = solve(g, method="oracle", max_iter=20000, tol=1e-3)
     assert res.status == "optimal" and res.gap <= 1e-3 and res.nit < 20000
     assert res.value - 0.75 <= 1e-3
 
 
 def test_oracle_max_steps_warns():
     g = advgame.examples.random_game(50, 10, 5, kind="real", seed=1)
-    with pytest.warns(RuntimeWarning, match="max_steps: 5 steps did not reach tol"):
-        res = solve(g, method="oracle", steps=5, tol=1e-12)
+    with pytest.warns(advgame.SolverWarning, match="max_steps: max_iter=5 iterations did not reach tol"):
+        res = solve(g, method="oracle", max_iter=5, tol=1e-12)
     assert res.status == "max_steps" and res.gap > 1e-12
 
 
@@ -77,8 +77,8 @@ def test_custom_oracle_equals_default():
         Q = g.best_response_strategy(lam)
         return g.classifier_losses(Q)
 
-    a = solve(g, method="oracle", steps=40)
-    b = solve(g, method="oracle", steps=40, oracle=oracle)
+    a = solve(g, method="oracle", max_iter=40)
+    b = solve(g, method="oracle", max_iter=40, oracle=oracle)
     np.testing.assert_allclose(b.history, a.history, atol=1e-14)
     np.testing.assert_allclose(b.weights, a.weights, atol=1e-14)
     assert b.adversary is None
@@ -88,26 +88,26 @@ def test_custom_oracle_equals_default():
 
 def test_approximate_oracle_bound_includes_delta():
     g = advgame.examples.random_game(30, 8, 4, kind="real", seed=3)
-    res = solve(g, method="oracle", steps=100, oracle=lambda lam: g.classifier_losses(g.best_response_strategy(lam)),
-                oracle_delta=0.05)
+    res = solve(g, method="oracle", max_iter=100,
+                oracle=lambda lam: g.classifier_losses(g.best_response_strategy(lam)), oracle_delta=0.05)
     assert res.info["bound"] == pytest.approx(0.1 + 2 * math.sqrt(4) / 10)
 
 
 def test_oracle_bad_input():
     g = advgame.examples.motivating_game()
-    with pytest.raises(ValueError, match="steps must be a positive integer"):
-        solve(g, method="oracle", steps=0)
-    with pytest.raises(ValueError, match="tol must be a positive finite number"):
+    with pytest.raises(ValueError, match=r"max_iter must lie in \[1, inf\)"):
+        solve(g, method="oracle", max_iter=0)
+    with pytest.raises(ValueError, match=r"tol must lie in \(0, inf\)"):
         solve(g, method="oracle", tol=-1)
-    with pytest.raises(ValueError, match="step_size must be a positive finite number"):
+    with pytest.raises(ValueError, match=r"step_size must lie in \(0, inf\)"):
         solve(g, method="oracle", step_size=0)
     with pytest.raises(TypeError, match="oracle must be callable"):
         solve(g, method="oracle", oracle=3)
     with pytest.raises(ValueError, match=r"oracle must return per-classifier losses of shape \(2,\)"):
-        solve(g, method="oracle", steps=2, oracle=lambda lam: np.zeros(3))
+        solve(g, method="oracle", max_iter=2, oracle=lambda lam: np.zeros(3))
     with pytest.raises(ValueError, match="oracle returned NaN"):
-        solve(g, method="oracle", steps=2, oracle=lambda lam: np.array([np.nan, 0.0]))
-    with pytest.raises(ValueError, match="oracle_delta must be a non-negative number"):
+        solve(g, method="oracle", max_iter=2, oracle=lambda lam: np.array([np.nan, 0.0]))
+    with pytest.raises(ValueError, match=r"oracle_delta must lie in \[0, inf\)"):
         solve(g, method="oracle", oracle_delta=-1)
 
 
@@ -138,7 +138,7 @@ def test_entropic_converges_to_lp_as_alpha_shrinks(params):
     for alpha in (0.1, 0.01, 0.001):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            res = solve(g, method="entropic", alpha=alpha, steps=3000, tol=1e-9)
+            res = solve(g, method="entropic", temperature=alpha, max_iter=3000, tol=1e-9)
         bias = res.info["bias_bound"]
         assert res.value - R_star <= bias + 1e-7
         assert abs(res.regularized_value - R_star) <= bias + 1e-7
@@ -148,7 +148,7 @@ def test_entropic_converges_to_lp_as_alpha_shrinks(params):
 
 def test_entropic_soft_adversary_certificate():
     g = advgame.examples.random_game(60, 15, 5, kind="binary", seed=7, mask_fraction=0.2, weighted=True)
-    res = solve(g, method="entropic", alpha=0.01, steps=400)
+    res = solve(g, method="entropic", temperature=0.01, max_iter=400)
     Q = np.asarray(res.adversary)
     np.testing.assert_allclose(Q.sum(axis=1), 1.0, atol=1e-12)
     assert np.all(Q[~g.mask] == 0)
@@ -162,30 +162,31 @@ def test_entropic_soft_adversary_certificate():
 
 def test_entropic_tol_and_warning():
     g = advgame.examples.random_game(80, 20, 6, kind="real", seed=8)
-    res = solve(g, method="entropic", alpha=1e-3, steps=2000, tol=1e-4)
+    res = solve(g, method="entropic", temperature=1e-3, max_iter=2000, tol=1e-4)
     assert res.status == "optimal" and res.gap <= 1e-4
     with pytest.warns(RuntimeWarning, match="entropic.*max_steps"):
-        res = solve(g, method="entropic", alpha=0.5, steps=3, tol=1e-9)
+        res = solve(g, method="entropic", temperature=0.5, max_iter=3, tol=1e-9)
     assert res.status == "max_steps"
 
 
 def test_entropic_bad_input():
     g = advgame.examples.motivating_game()
     for bad in (0, -1.0, float("nan"), float("inf")):
-        with pytest.raises(ValueError, match="alpha must be a positive finite number"):
-            solve(g, method="entropic", alpha=bad)
-    with pytest.raises(ValueError, match="steps must be a positive integer"):
-        solve(g, method="entropic", steps=2.5)
+        with pytest.raises(ValueError, match="temperature must"):
+            solve(g, method="entropic", temperature=bad)
+    with pytest.raises(TypeError, match="max_iter must be an integer"):
+        solve(g, method="entropic", max_iter=2.5)
 
 
 def test_entropic_motivating_example():
-    res = solve(advgame.examples.motivating_game(), method="entropic", alpha=1e-3, steps=500, tol=1e-8)
+    res = solve(advgame.examples.motivating_game(), method="entropic", temperature=1e-3, max_iter=500, tol=1e-8)
     assert res.status == "optimal"
     assert res.value == pytest.approx(0.75, abs=1e-8)
 
 
 # ---------------------------------------------------------------- backends
-@pytest.mark.parametrize("method,opts", [("oracle", {"steps": 60}), ("entropic", {"steps": 60, "alpha": 0.02})])
+@pytest.mark.parametrize("method,opts", [("oracle", {"max_iter": 60}),
+                                         ("entropic", {"max_iter": 60, "temperature": 0.02})])
 def test_numpy_and_torch_float64_iterates_agree(method, opts):
     torch = pytest.importorskip("torch")
     params = dict(n=40, m=12, L=5, kind="real", seed=21, masked=True, weighted=True)
@@ -205,7 +206,7 @@ def test_float32_torch_games(method):
     torch = pytest.importorskip("torch")
     g = advgame.examples.random_game(50, 10, 4, kind="binary", seed=5, mask_fraction=0.2)
     gt = g.to_torch(dtype=torch.float32)
-    res = solve(gt, method=method, steps=300, **({"alpha": 0.01} if method == "entropic" else {}))
+    res = solve(gt, method=method, max_iter=300, **({"temperature": 0.01} if method == "entropic" else {}))
     assert res.weights.dtype == torch.float32 and res.weights.device.type == "cpu"
     assert res.adversary.dtype == torch.float32
     w = res.weights.double()

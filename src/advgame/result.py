@@ -29,18 +29,20 @@ __all__ = [
     "STEPS_COMPLETED",
     "TIME_LIMIT",
     "SOLVER_ERROR",
+    "CALLBACK",
     "STATUSES",
 ]
 
 #: The certified duality gap is at most the requested tolerance.
 OPTIMAL = "optimal"
-#: The solver finished but its certificate is looser than the tolerance
-#: (numerical trouble in the LP solver); a warning is emitted.
+#: The solver finished but its certificate is looser than the tolerance (numerical
+#: trouble in the LP solver, or a float32 first-order run whose float64 certificate
+#: misses ``tol``); a warning is emitted.
 OPTIMAL_INACCURATE = "optimal_inaccurate"
-#: A tolerance was requested and the step budget ran out before the gap reached it;
-#: a warning is emitted.
+#: A tolerance was requested and the iteration limit (``max_iter``) ran out before the
+#: gap reached it; a warning is emitted.
 MAX_STEPS = "max_steps"
-#: No tolerance was requested and the fixed number of steps was run.
+#: No tolerance was requested and the ``max_iter`` iterations were run.
 STEPS_COMPLETED = "steps_completed"
 #: The time limit stopped the solver before the tolerance was reached; a warning is
 #: emitted.
@@ -48,6 +50,11 @@ TIME_LIMIT = "time_limit"
 #: The underlying LP solver failed; ``message`` holds its words and a warning is
 #: emitted.
 SOLVER_ERROR = "solver_error"
+#: The user's ``callback(state)`` returned True and the first-order solver stopped
+#: there; the result holds the best weights so far and their certificate (no warning:
+#: the user asked for it).  Counts as a success.
+CALLBACK = "callback"
+
 
 class SolverWarning(RuntimeWarning):
     """A solver stopped without meeting its tolerance (or its LP engine struggled).
@@ -57,7 +64,7 @@ class SolverWarning(RuntimeWarning):
     """
 
 
-STATUSES = (OPTIMAL, OPTIMAL_INACCURATE, MAX_STEPS, STEPS_COMPLETED, TIME_LIMIT, SOLVER_ERROR)
+STATUSES = (OPTIMAL, OPTIMAL_INACCURATE, MAX_STEPS, STEPS_COMPLETED, TIME_LIMIT, SOLVER_ERROR, CALLBACK)
 
 
 @dataclass
@@ -77,7 +84,8 @@ class Result:
         ``i``'s valid attacks (zero on masked ones).  ``None`` only when a custom
         oracle was used (then see ``adversary_losses``).
     gap : float
-        Duality gap ``value - lower_bound`` (>= 0 up to rounding).
+        Duality gap ``value - lower_bound`` (>= 0; the first-order solvers compute
+        both bounds in float64 and never report a negative gap).
     lower_bound : float
         The defender's best single-classifier risk against ``adversary``,
         :math:`D(Q) = \\min_k \\sum_i w_i E_{Q_i}[\\ell_k]` (a lower bound on the value).
@@ -88,7 +96,8 @@ class Result:
     message : str
         A sentence saying why the solver stopped.
     nit : int
-        Iterations (LP: constraint-generation rounds; first-order: steps).
+        Completed iterations: weight updates of the first-order methods,
+        constraint-generation rounds of the LP.
     time : float
         Wall-clock seconds spent in the solver.
     history : list of float
@@ -123,8 +132,9 @@ class Result:
 
     @property
     def success(self) -> bool:
-        """True when the certificate met the requested tolerance (or steps ran)."""
-        return self.status in (OPTIMAL, STEPS_COMPLETED)
+        """True when the certificate met the requested tolerance, or the requested
+        iterations ran (no ``tol``), or the user's callback stopped the run."""
+        return self.status in (OPTIMAL, STEPS_COMPLETED, CALLBACK)
 
     def to_dict(self) -> dict:
         """JSON-friendly dictionary (arrays become nested lists)."""

@@ -42,45 +42,47 @@ the step-size-increase rule of Scheinberg, Goldfarb & Bai (2014), and the functi
 restart of O'Donoghue & Candès (2015).  Scores are linear in :math:`\lambda`, so the
 extrapolated point's scores are a combination of two cached score vectors: one
 forward and one backward pass over the tensor per iteration.
+
+The loop is the shared driver's (:mod:`advgame.solvers.driver`): the gradient at the
+extrapolated point (whose soft adversary gives the lower bound), the stopping rule,
+then one FISTA step; ``nit`` counts the steps taken.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass, field
+from typing import Any
 
-import numpy as np
-
+from .._validation import check_bool, check_real
 from ..result import Result
-from ._common import SampleSum, check_positive_float, check_positive_int, final_status
-from .simplex import proj_simplex
+from .driver import (SampleSum, SolverState, certificate64, check_run_options, finish, is_float64, renamed, run,
+                     sound, start_weights)
 
-__all__ = ["solve_entropic", "entropic_objective"]
+__all__ = ["solve_entropic", "entropic_objective", "EntropicMethod", "EntropicState"]
 
 
 class _Entropic:
-    """Buffers and passes for :math:`F_\\alpha` on one game."""
+    """Buffers and passes for :math:`F_\\alpha` on one game (``alpha``: the temperature)."""
 
-    def __init__(self, game, alpha, reduce):
-        self.g = game
-        self.nx = nx = game._nx
+    def __init__(self, view, alpha, reduce):
+        self.view = view
+        self.nx = nx = view.nx
         self.alpha = alpha
         self.reduce = reduce
-        N, m, L = game.shape
-        self.F2 = game._F.reshape(L, -1)
+        N, m, L = view.shape
+        F = view.losses
+        self.F2 = F.reshape(L, -1)
         self.N, self.m, self.L = N, m, L
-        self.buf = nx.zeros((N, m), type_as=game._F)
-        w = game._w
-        self.w = w
-        if game._m_valid is not None:
-            self.log_m = nx.log(game._m_valid)
-        else:
-            self.log_m = math.log(m)
+        self.buf = nx.zeros((N, m), type_as=F)
+        self.w = w = view.sample_weights
+        self.neg = view.neg
+        self.log_m = nx.log(view.n_valid) if view.n_valid is not None else math.log(m)
         self.w64 = nx.float64(w)
-        self.clamp = -700.0 if nx.eps(game._F) < 1e-10 else -80.0
-        self.valid = None
-        if game._mask is not None:  # 1.0 on valid attacks, 0.0 on masked ones
-            self.valid = game._mask.astype(game._F.dtype) if nx.name == "numpy" else game._mask.to(game._F.dtype)
+        self.clamp = -700.0 if nx.eps(F) < 1e-10 else -80.0
+        # 1.0 on valid attacks, 0.0 on masked ones
+        self.valid = None if view.mask is None else nx.astype(view.mask, F)
 
     def scores(self, lam, out=None):
         """Scaled raw scores ``(lam / alpha) @ F``, flat (N*m,), without the mask
@@ -98,18 +100,18 @@ class _Entropic:
         1e-304 (float64) / 1e-34 (float32) relative to the row's largest term, and
         ``exp`` is an order of magnitude slower where it underflows.
         """
-        nx, buf, game = self.nx, self.buf, self.g
+        nx, buf = self.nx, self.buf
         s = s_raw.reshape(self.N, self.m)
         # (in-place ops: numpy's broadcasting subtract with out= is 2-4x slower than -=)
-        if game._neg is not None:
-            nx.add(s, game._neg, out=buf)
+        if self.neg is not None:
+            nx.add(s, self.neg, out=buf)
         else:
             buf[...] = s
         mx = nx.max(buf, axis=1)
         buf -= mx[:, None]
         nx.clip_min_(buf, self.clamp)
         nx.exp(buf, out=buf)
-        if game._neg is not None:
+        if self.neg is not None:
             buf *= self.valid
         return mx
 
@@ -133,122 +135,72 @@ class _Entropic:
         f_local = nx.float64(fi) @ self.w64
         R_local = a * (nx.float64(mx) @ self.w64)
         if not grad:
-            v = self.reduce(_stack(nx, [f_local, R_local]))
+            v = self.reduce(nx.stack([f_local, R_local]))
             return nx.scalar(v[0]), nx.scalar(v[1]), None
         buf *= (self.w / z)[:, None]
         gk = self.F2 @ buf.reshape(-1)
-        v = self.reduce(_stack(nx, [f_local, R_local], nx.float64(gk)))
-        g = v[2:]
-        g = g.astype(self.F2.dtype) if nx.name == "numpy" else g.to(self.F2.dtype)
-        return nx.scalar(v[0]), nx.scalar(v[1]), g
+        v = self.reduce(nx.concatenate([nx.stack([f_local, R_local]), nx.float64(gk)]))
+        return nx.scalar(v[0]), nx.scalar(v[1]), nx.astype(v[2:], self.F2)
 
 
-def _stack(nx, scalars, vec=None):
-    if nx.name == "numpy":
-        parts = [np.asarray([float(x) for x in scalars])]
-        if vec is not None:
-            parts.append(np.asarray(vec, dtype=np.float64))
-        return np.concatenate(parts)
-    torch = nx.torch
-    parts = [torch.stack([x.reshape(()) for x in scalars])]
-    if vec is not None:
-        parts.append(vec)
-    return torch.cat(parts)
+@dataclass(eq=False)
+class EntropicState(SolverState):
+    """:class:`~advgame.solvers.driver.SolverState` of FISTA on :math:`F_\\alpha`.
+
+    ``weights`` is FISTA's point :math:`x_k`; the gradient is taken at the extrapolated
+    point ``y`` (scores ``sy``), whose soft adversary gives ``lower_bound``; ``Lk`` is
+    the Lipschitz estimate, ``t`` the momentum parameter, ``fx`` / ``fy`` the values
+    of :math:`F_\\alpha`, ``best_y`` the extrapolated point with the highest
+    :math:`D(Q)`, ``best_f`` :math:`F_\\alpha` at ``best_weights``."""
+
+    y: Any = None
+    sy: Any = None
+    sn: Any = None
+    gy: Any = None
+    fx: float = math.inf
+    fy: float = math.inf
+    t: float = 1.0
+    Lk: float = math.inf
+    best_y: Any = None
+    best_f: float = math.inf
+    reg_history: list = field(default_factory=list)
 
 
-def entropic_objective(game, weights, alpha) -> float:
-    r""":math:`F_\alpha(\lambda)` of MNE21, Eq. 7 (with sample weights), for checks."""
-    alpha = check_positive_float("alpha", alpha)
-    lam = game._as_weights(weights)
-    ent = _Entropic(game, alpha, SampleSum(game, False))
-    return ent.evaluate(ent.scores(lam))[0]
+class EntropicMethod:
+    """FISTA on MNE21 Eq. 7 as ``init`` / ``evaluate`` / ``step`` on an
+    :class:`EntropicState` (backtracking, step-size increase, function-value restart)."""
 
+    def __init__(self, view, temperature, reduce, restart=True):
+        self.view, self.nx = view, view.nx
+        self.ent = _Entropic(view, temperature, reduce)
+        self.restart = restart
+        N, m, L = view.shape
+        M = view.bound
+        # tolerance of the descent and restart tests: far above the rounding noise of F_alpha
+        # (so numpy and torch take the same branches), far below any meaningful decrease
+        self.slack = max(1e-12, 1e3 * self.nx.eps(view.losses))
+        self.cap = M * M * L / (4 * temperature)
 
-def solve_entropic(game, alpha=None, steps: int = 500, tol=None, distributed: bool = False, time_limit=None,
-                   restart: bool = True):
-    r"""Accelerated projected gradient (FISTA) on the entropic objective, MNE21 Eq. 7.
+    def init(self, weights) -> EntropicState:
+        ent = self.ent
+        sy = ent.scores(weights)  # scores of the extrapolated point y (y = x at the start)
+        fx, Rx, _ = ent.evaluate(sy)
+        return EntropicState(weights=weights, best_weights=weights, value=Rx, history=[Rx], y=weights, sy=sy,
+                             sn=self.nx.empty_like(sy), fx=fx, Lk=self.cap / 64, best_y=weights, best_f=fx,
+                             reg_history=[fx])
 
-    Parameters
-    ----------
-    game : Game
-        numpy or torch (any device, float32 or float64).
-    alpha : float, optional
-        Temperature :math:`\alpha > 0` of the entropic regularization.  Default
-        ``1e-3 * M``.  The answer is biased by at most :math:`\alpha\log m`
-        (module docstring), so choose ``alpha <= target_gap / log(m)``.
-    steps : int
-        Maximum number of iterations.
-    tol : float, optional
-        Stop when the certified duality gap (best iterate's true risk minus the best
-        soft adversary's :math:`D(Q)`) is at most ``tol``; checked every step at no
-        extra cost.
-    distributed : bool
-        All-reduce every sum over samples across ``torch.distributed`` ranks.
-    time_limit : float, optional
-        Seconds.
-    restart : bool
-        Function-value restart of the momentum (O'Donoghue & Candès 2015).
+    def evaluate(self, st: EntropicState) -> None:
+        st.fy, _, st.gy = self.ent.evaluate(st.sy, grad=True)
+        D = self.nx.scalar(self.nx.min(st.gy))
+        if D > st.lower_bound:
+            st.lower_bound, st.best_y = D, st.y
+        st.gap = st.value - st.lower_bound
 
-    Returns
-    -------
-    Result
-        ``weights``: the iterate with the lowest true risk; ``value``: that risk
-        :math:`R(\lambda)`; ``adversary``: the soft adversary (per-sample softmax of the
-        scores at temperature ``alpha``) with the highest :math:`D(Q)` met;
-        ``history``: :math:`R(\lambda_k)` per step; ``info["regularized_value"]``:
-        :math:`F_\alpha(\text{weights})`; ``info["regularized_history"]``,
-        ``info["gap_history"]`` (certified gap at each gradient evaluation),
-        ``info["lipschitz"]`` (final estimate), ``info["bias_bound"]``
-        (:math:`\alpha\log m`).
-
-    References
-    ----------
-    MNE21, Eq. 7, Prop. 3 and 5, Sec. 4.2 (accelerated PGD); Beck & Teboulle (2009),
-    FISTA; Scheinberg, Goldfarb & Bai (2014); O'Donoghue & Candès (2015).
-    """
-    t0 = time.perf_counter()
-    alpha = 1e-3 * game.bound if alpha is None else check_positive_float("alpha", alpha)
-    T = check_positive_int("steps", steps)
-    tol = check_positive_float("tol", tol, allow_none=True)
-    time_limit = check_positive_float("time_limit", time_limit, allow_none=True)
-    nx, F = game._nx, game._F
-    N, m, L = game.shape
-    M = game.bound
-    reduce = SampleSum(game, distributed)
-    ent = _Entropic(game, alpha, reduce)
-    # tolerance of the descent and restart tests: far above the rounding noise of F_alpha
-    # (so numpy and torch take the same branches), far below any meaningful decrease
-    slack = max(1e-12, 1e3 * nx.eps(F))
-    cap = M * M * L / (4 * alpha)
-    Lk = cap / 64
-
-    x = nx.full((L,), 1.0 / L, type_as=F)
-    sy = ent.scores(x)  # scores of the extrapolated point y (y = x at the start)
-    fx, Rx, _ = ent.evaluate(sy)
-    y = x
-    sn = nx.empty_like(sy)  # scores of the candidate point xn
-    t = 1.0
-    best_R, best_x, best_f = Rx, x, fx
-    best_D, best_y = -math.inf, x
-    history, reg_history, gap_history = [Rx], [fx], []
-    timed_out = False
-    nit = 0
-    gap = math.inf
-    for k in range(1, T + 1):
-        fy, _, gy = ent.evaluate(sy, grad=True)
-        D = nx.scalar(nx.min(gy))
-        if D > best_D:
-            best_D, best_y = D, y
-        gap = best_R - best_D
-        gap_history.append(gap)
-        if tol is not None and gap <= tol:
-            break
-        if time_limit is not None and time.perf_counter() - t0 > time_limit:
-            timed_out = True
-            break
-        nit = k
+    def step(self, st: EntropicState) -> None:
+        nx, ent, slack, cap = self.nx, self.ent, self.slack, self.cap
+        y, gy, fy, Lk, sn = st.y, st.gy, st.fy, st.Lk, st.sn
         while True:
-            xn = proj_simplex(y - gy / Lk)
+            xn = nx.proj_simplex(y - gy / Lk)
             ent.scores(xn, out=sn)
             fn, Rn, _ = ent.evaluate(sn)
             d = xn - y
@@ -256,12 +208,13 @@ def solve_entropic(game, alpha=None, steps: int = 500, tol=None, distributed: bo
             if fn <= quad + slack * max(1.0, abs(fy)) or Lk >= cap:
                 break
             Lk = min(2.0 * Lk, cap)
-        history.append(Rn)
-        reg_history.append(fn)
-        if Rn < best_R:
-            best_R, best_x, best_f = Rn, xn, fn
-        gap = best_R - best_D
-        if restart and fn > fx + slack * max(1.0, abs(fx)):
+        st.history.append(Rn)
+        st.reg_history.append(fn)
+        if Rn < st.value:
+            st.value, st.best_weights, st.best_f = Rn, xn, fn
+        st.gap = st.value - st.lower_bound
+        t = st.t
+        if self.restart and fn > st.fx + slack * max(1.0, abs(st.fx)):
             t = 1.0  # momentum reset: the next point is xn itself
             beta = 0.0
         else:
@@ -272,32 +225,144 @@ def solve_entropic(game, alpha=None, steps: int = 500, tol=None, distributed: bo
         # y = xn + beta (xn - x).  Its scores are linear in y; recomputing them with one
         # matrix-vector product is faster than the three elementwise passes of
         # sn + beta (sn - s(x)) (BLAS streams the tensor on all cores), and exact.
-        y = xn + beta * (xn - x)
+        st.y = xn + beta * (xn - st.weights)
         if beta == 0.0:
-            sy[...] = sn
+            st.sy[...] = sn
         else:
-            ent.scores(y, out=sy)
-        x, fx = xn, fn
+            ent.scores(st.y, out=st.sy)
+        st.weights, st.fx, st.t, st.Lk = xn, fn, t, Lk
+
+
+def _temperature(view, name, value):
+    """A temperature valid for this game: positive, and neither so small that the
+    scores ``loss / temperature`` nor so large that the first step ``256 temperature /
+    (M L)`` overflow the game's dtype."""
+    a = check_real(name, value, lo=0, lo_open=True)
+    nx, F = view.nx, view.losses
+    N, m, L = view.shape
+    M = view.bound
+    big = 1e-3 * nx.dtype_max(F)
+    lo, hi = M / big, big * M * L / 256
+    if not lo <= a <= hi:
+        raise ValueError(f"{name} must lie in [{lo:.3g}, {hi:.3g}] for this game (beyond, the scores or steps "
+                         f"overflow {nx.dtype_name(F)}); got {a:g}")
+    return a
+
+
+def entropic_objective(game, weights, temperature=None, *, alpha=None) -> float:
+    r""":math:`F_\alpha(\lambda)` of MNE21, Eq. 7 (with sample weights), for checks.
+
+    ``temperature`` is :math:`\alpha`; ``alpha=`` is its deprecated name."""
+    name, temperature = renamed("entropic_objective", "temperature", temperature, "alpha", alpha, None)
+    if temperature is None:
+        raise TypeError("entropic_objective() needs temperature=")
+    view = game.view()
+    temperature = _temperature(view, name, temperature)
+    lam = view.check_weights(weights)
+    ent = _Entropic(view, temperature, SampleSum(view, False))
+    return ent.evaluate(ent.scores(lam))[0]
+
+
+def solve_entropic(game, temperature=None, max_iter=None, tol=None, distributed: bool = False, time_limit=None,
+                   restart: bool = True, *, init=None, callback=None, alpha=None, steps=None):
+    r"""Accelerated projected gradient (FISTA) on the entropic objective, MNE21 Eq. 7.
+
+    Parameters
+    ----------
+    game : Game
+        numpy or torch (any device, float32 or float64).
+    temperature : float, optional
+        Temperature :math:`\alpha > 0` of the entropic regularization.  Default
+        ``1e-3 * M``.  The answer is biased by at most :math:`\alpha\log m`
+        (module docstring), so choose ``temperature <= target_gap / log(m)``.
+    max_iter : int
+        Maximum number of iterations (FISTA steps).  Default 500.
+    tol : float, optional
+        Stop when the certified duality gap (best iterate's true risk minus the best
+        soft adversary's :math:`D(Q)`) is at most ``tol``; checked every iteration at
+        no extra cost.
+    distributed : bool
+        All-reduce every sum over samples across ``torch.distributed`` ranks.
+    time_limit : float, optional
+        Seconds.
+    restart : bool
+        Function-value restart of the momentum (O'Donoghue & Candès 2015).
+    init : array (L,), optional
+        Warm start: FISTA's first point (weights on the simplex, up to
+        ``max(1e-9, 1000 eps)`` of the dtype, the simplex tolerance); default uniform.
+    callback : callable, optional
+        ``callback(state) -> bool`` called after each gradient evaluation with the
+        :class:`EntropicState` (``nit``, ``weights``, ``best_weights``, ``value``,
+        ``lower_bound``, ``gap``, ``elapsed``); returning True stops the run with
+        status ``"callback"``.
+    alpha : float, optional
+        Deprecated name of ``temperature`` (DeprecationWarning).
+    steps : int, optional
+        Deprecated name of ``max_iter`` (DeprecationWarning).
+
+    Returns
+    -------
+    Result
+        ``weights``: the iterate with the lowest true risk; ``value``: that risk
+        :math:`R(\lambda)`; ``adversary``: the soft adversary (per-sample softmax of the
+        scores at the temperature) with the highest :math:`D(Q)` met; ``history``:
+        :math:`R(\lambda_k)` of the starting point and after each step;
+        ``info["regularized_value"]``: :math:`F_\alpha(\text{weights})`;
+        ``info["regularized_history"]``, ``info["gap_history"]`` (certified gap at each
+        gradient evaluation), ``info["lipschitz"]`` (final estimate),
+        ``info["bias_bound"]`` (:math:`\alpha\log m`), ``info["temperature"]`` (also
+        ``info["alpha"]``).  ``value``, ``lower_bound`` and ``gap`` are float64
+        evaluations on the game (for a float32 game too), with ``gap >= 0``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a wrong argument, naming it; a temperature so small or so large that the
+        scores or the steps would overflow the game's dtype is a ValueError.
+
+    References
+    ----------
+    MNE21, Eq. 7, Prop. 3 and 5, Sec. 4.2 (accelerated PGD); Beck & Teboulle (2009),
+    FISTA; Scheinberg, Goldfarb & Bai (2014); O'Donoghue & Candès (2015).
+    """
+    t0 = time.perf_counter()
+    tname, temperature = renamed("solve_entropic", "temperature", temperature, "alpha", alpha, None)
+    name, max_iter = renamed("solve_entropic", "max_iter", max_iter, "steps", steps, 500)
+    T, tol, time_limit = check_run_options(name, max_iter, tol, time_limit, callback)
+    restart = check_bool("restart", restart)
+    view = game.view()
+    nx = view.nx
+    alpha = 1e-3 * view.bound if temperature is None else _temperature(view, tname, temperature)
+    reduce = SampleSum(view, distributed)
+    method = EntropicMethod(view, alpha, reduce, restart)
+    state = method.init(start_weights(view, init))
+    reason = run(method, state, max_iter=T, tol=tol, time_limit=time_limit, callback=callback, t0=t0)
 
     # the soft adversary at the best dual point, as an (N, m) strategy
-    s_best = ent.scores(best_y)
+    ent = method.ent
+    s_best = ent.scores(state.best_y)
     _, _, g_best = ent.evaluate(s_best, grad=True)
     Q = ent.softmax(s_best)
-    lower = nx.scalar(nx.min(g_best))
-    gap = best_R - lower
-    bias = alpha * (nx.scalar(nx.float64(ent.log_m) @ ent.w64) if game._m_valid is not None else math.log(m))
-    status, message = final_status("entropic", tol, gap, timed_out, nit, T)
+    value, lower = state.value, nx.scalar(nx.min(g_best))
+    if not is_float64(view):  # the certificate of a low-precision game, in float64
+        value, losses64 = certificate64(view, state.best_weights, Q, reduce)
+        lower, g_best = nx.scalar(nx.min(losses64)), nx.astype(losses64, view.losses)
+    value, lower, gap = sound(value, lower)
+    N, m, L = view.shape
+    bias = alpha * (nx.scalar(nx.float64(ent.log_m) @ ent.w64) if view.n_valid is not None else math.log(m))
+    status, message = finish("entropic", reason, tol, gap, state.nit, T, name)
     info = {
+        "temperature": alpha,
         "alpha": alpha,
-        "regularized_value": best_f,
-        "regularized_history": reg_history,
-        "gap_history": gap_history,
-        "lipschitz": Lk,
-        "lipschitz_cap": cap,
+        "regularized_value": state.best_f,
+        "regularized_history": state.reg_history,
+        "gap_history": state.gap_history,
+        "lipschitz": state.Lk,
+        "lipschitz_cap": method.cap,
         "bias_bound": bias,
     }
     return Result(
-        weights=best_x, value=float(best_R), adversary=Q, gap=float(gap), lower_bound=float(lower),
-        adversary_losses=g_best, status=status, message=message, nit=nit,
-        time=time.perf_counter() - t0, history=history, method="entropic", info=info,
+        weights=state.best_weights, value=value, adversary=Q, gap=gap, lower_bound=lower,
+        adversary_losses=g_best, status=status, message=message, nit=state.nit,
+        time=time.perf_counter() - t0, history=state.history, method="entropic", info=info,
     )

@@ -23,22 +23,100 @@ losses are the average :math:`\bar g_T` of the subgradients (linearity), so
 projected subgradient descent, :math:`\min_t R(\lambda_t) - D(\bar Q_T) \le
 \frac{1 - 1/L}{2\eta T} + \frac{\eta M^2 L}{2}` for the exact oracle: the gap of the
 pair (best iterate, average adversary) is a certificate that shrinks like the bound.
+
+The loop is the shared driver's (:mod:`advgame.solvers.driver`): one evaluation of the
+oracle at :math:`\lambda_{t-1}`, the stopping rule, then the step to :math:`\lambda_t`;
+``nit`` counts the steps taken.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
+from typing import Any
 
+from .._validation import check_real
 from ..result import Result
-from ._common import SampleSum, check_positive_float, check_positive_int, final_status
-from .simplex import proj_simplex
+from .driver import (SampleSum, SolverState, certificate64, check_run_options, finish, is_float64, renamed, run,
+                     sound, start_weights)
 
-__all__ = ["solve_oracle"]
+__all__ = ["solve_oracle", "OracleMethod", "OracleState"]
 
 
-def solve_oracle(game, steps: int = 1000, oracle=None, tol=None, step_size=None, oracle_delta: float = 0.0,
-                 distributed: bool = False, time_limit=None):
+@dataclass(eq=False)
+class OracleState(SolverState):
+    """:class:`~advgame.solvers.driver.SolverState` of MNE21 Alg. 1, plus its buffers:
+    ``g`` (the last subgradient), ``sum_g`` (float64 sum of the subgradients),
+    ``counts`` (how often each attack was the best response; None with a custom
+    oracle) and ``n_eval`` (oracle calls)."""
+
+    g: Any = None
+    sum_g: Any = None
+    counts: Any = None
+    n_eval: int = 0
+
+
+class OracleMethod:
+    """MNE21 Alg. 1 as ``init`` / ``evaluate`` / ``step`` on an :class:`OracleState`.
+
+    Parameters
+    ----------
+    view : GameView
+        The game's solver view.
+    step_size : float
+        :math:`\\eta`.
+    oracle : callable or None
+        ``oracle(weights) -> losses``; None: the exact best response.
+    reduce : SampleSum
+        Sums over samples (across ranks when distributed).
+    """
+
+    def __init__(self, view, step_size, oracle, reduce):
+        self.view, self.nx, self.F = view, view.nx, view.losses
+        self.eta, self.oracle, self.reduce = step_size, oracle, reduce
+        N, m, L = view.shape
+        self.N, self.m, self.L = N, m, L
+        self.w = view.sample_weights
+        self.w64 = self.nx.float64(self.w)
+        self.exact = is_float64(view)
+        self.base = self.nx.arange(N, like=self.F) * m if oracle is None else None
+
+    def init(self, weights) -> OracleState:
+        nx, F = self.nx, self.F
+        counts = nx.zeros((self.N * self.m,), type_as=F) if self.oracle is None else None
+        return OracleState(weights=weights, best_weights=weights, sum_g=nx.float64(nx.zeros((self.L,), type_as=F)),
+                           counts=counts)
+
+    def evaluate(self, st: OracleState) -> None:
+        nx, lam = self.nx, st.weights
+        if self.oracle is None:
+            s = self.view.scores(lam)
+            _, jstar = nx.max_argmax(s, axis=1)
+            rows = nx.gather_rows(self.F, jstar)
+            g = self.reduce(rows @ self.w)
+            # the certificate's sums in float64 (the same arrays for a float64 game)
+            g64 = g if self.exact else self.reduce(nx.float64(rows) @ self.w64)
+            nx.add_at(st.counts, self.base + jstar, 1.0)
+        else:
+            g = self.reduce(_call_oracle(self.oracle, lam, self.L, nx, self.F))
+            g64 = nx.float64(g)
+        val = nx.scalar(nx.float64(lam) @ g64)
+        st.n_eval += 1
+        st.history.append(val)
+        if val < st.value:
+            st.value, st.best_weights = val, lam
+        st.sum_g = st.sum_g + g64
+        st.lower_bound = nx.scalar(nx.min(st.sum_g)) / st.n_eval
+        st.gap = st.value - st.lower_bound
+        st.g = g
+
+    def step(self, st: OracleState) -> None:
+        st.weights = self.nx.proj_simplex(st.weights - self.eta * st.g)
+
+
+def solve_oracle(game, max_iter=None, oracle=None, tol=None, step_size=None, oracle_delta: float = 0.0,
+                 distributed: bool = False, time_limit=None, *, init=None, callback=None, steps=None):
     r"""MNE21 Algorithm 1 (oracle-based projected subgradient).
 
     Parameters
@@ -46,8 +124,9 @@ def solve_oracle(game, steps: int = 1000, oracle=None, tol=None, step_size=None,
     game : Game
         numpy or torch (any device and float dtype); results keep its library, device
         and dtype.
-    steps : int
-        T, the number of iterations (also sets the paper's step size).
+    max_iter : int
+        T, the number of iterations (weight updates; also sets the paper's step size).
+        Default 1000.
     oracle : callable, optional
         ``oracle(weights) -> losses`` where ``weights`` is the current mixture (an
         array/tensor of shape (L,) like the game's) and ``losses`` (L,) are the
@@ -59,111 +138,105 @@ def solve_oracle(game, steps: int = 1000, oracle=None, tol=None, step_size=None,
         game's candidates).
     tol : float, optional
         Stop as soon as the certified duality gap (best iterate's risk minus
-        :math:`D(\bar Q_t)`) is at most ``tol``; checked every step, at no extra cost.
+        :math:`D(\bar Q_t)`) is at most ``tol``; checked every iteration, at no extra cost.
     step_size : float, optional
         :math:`\eta`; default the paper's :math:`2/(M\sqrt{LT})`.
     oracle_delta : float
         The oracle's accuracy :math:`\delta` used in the reported bound (0 for exact).
     distributed : bool
-        All-reduce the per-step sums over samples across ``torch.distributed`` ranks
-        (each rank's game holds its own shard of the samples).
+        All-reduce the per-iteration sums over samples across ``torch.distributed``
+        ranks (each rank's game holds its own shard of the samples).
     time_limit : float, optional
         Seconds; the run stops with status ``time_limit`` when exceeded.
+    init : array (L,), optional
+        Warm start: the first iterate :math:`\lambda_0` (weights on the simplex, up to
+        ``max(1e-9, 1000 eps)`` of the dtype, the simplex tolerance); default uniform.
+    callback : callable, optional
+        ``callback(state) -> bool`` called after each evaluation with the
+        :class:`OracleState` (``nit``, ``weights``, ``best_weights``, ``value``,
+        ``lower_bound``, ``gap``, ``elapsed``); returning True stops the run with status
+        ``"callback"``.
+    steps : int, optional
+        Deprecated name of ``max_iter`` (DeprecationWarning).
 
     Returns
     -------
     Result
         ``weights``: the best iterate; ``value``: its risk; ``adversary``: the average
-        of the best responses; ``history``: :math:`R(\lambda_t)` per step (the oracle's
-        value for a custom oracle); ``info["bound"]``: the Prop. 6 bound
-        :math:`2\delta + 2M\sqrt L/\sqrt T`; ``info["bound_run"]``: the sharper
-        subgradient bound for the steps actually run and the step size used.
+        of the best responses; ``history``: :math:`R(\lambda_t)` per evaluation (the
+        oracle's value for a custom oracle); ``nit``: iterations (steps) taken;
+        ``info["bound"]``: the Prop. 6 bound :math:`2\delta + 2M\sqrt L/\sqrt T`;
+        ``info["bound_run"]``: the sharper subgradient bound for the iterations
+        actually run and the step size used.  ``value``, ``lower_bound`` and ``gap``
+        are float64 evaluations on the game (for a float32 game too), with
+        ``gap >= 0``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a wrong argument, naming it; ``step_size`` so large that a step would
+        overflow the game's dtype is a ValueError.
 
     References
     ----------
     MNE21, Alg. 1 and Prop. 6; Boyd, Subgradient methods (2003).
     """
     t0 = time.perf_counter()
-    T = check_positive_int("steps", steps)
-    tol = check_positive_float("tol", tol, allow_none=True)
-    time_limit = check_positive_float("time_limit", time_limit, allow_none=True)
-    delta = float(oracle_delta)
-    if not (math.isfinite(delta) and delta >= 0):
-        raise ValueError(f"oracle_delta must be a non-negative number; got {oracle_delta!r}")
+    name, max_iter = renamed("solve_oracle", "max_iter", max_iter, "steps", steps, 1000)
+    T, tol, time_limit = check_run_options(name, max_iter, tol, time_limit, callback)
+    delta = check_real("oracle_delta", oracle_delta, lo=0)
     if oracle is not None and not callable(oracle):
         raise TypeError(f"oracle must be callable as oracle(weights) -> losses (L,); got {type(oracle).__name__}")
-    nx, F = game._nx, game._F
-    N, m, L = game.shape
-    M = game.bound
-    eta = 2.0 / (M * math.sqrt(L * T)) if step_size is None else check_positive_float("step_size", step_size)
-    reduce = SampleSum(game, distributed)
+    view = game.view()
+    nx = view.nx
+    N, m, L = view.shape
+    M = view.bound
+    if step_size is None:
+        eta = 2.0 / (M * math.sqrt(L * T))
+    else:
+        eta = check_real("step_size", step_size, lo=0, lo_open=True)
+        limit = 1e-3 * nx.dtype_max(view.losses) / M
+        if eta > limit:
+            raise ValueError(f"step_size must be at most {limit:.3g} for this game (step_size * bound would "
+                             f"overflow {nx.dtype_name(view.losses)}); got {eta:g}")
+    reduce = SampleSum(view, distributed)
+    method = OracleMethod(view, eta, oracle, reduce)
+    state = method.init(start_weights(view, init))
+    reason = run(method, state, max_iter=T, tol=tol, time_limit=time_limit, callback=callback, t0=t0)
 
-    lam = nx.full((L,), 1.0 / L, type_as=F)
-    sum_g = nx.zeros((L,), type_as=F)
-    counts = nx.zeros((N * m,), type_as=F) if oracle is None else None
-    base = nx.arange(N, like=F) * m if oracle is None else None
-    best_val, best_lam = math.inf, lam
-    history = []
-    gap_history = []
-    best_gap = math.inf
-    timed_out = False
-    nit = 0
-    for t in range(1, T + 1):
-        if oracle is None:
-            s = game._scores(lam)
-            mx, jstar = nx.max_argmax(s, axis=1)
-            g = nx.gather_rows(F, jstar) @ game._w
-            nx.add_at(counts, base + jstar, 1.0)
-        else:
-            g = _call_oracle(oracle, lam, L, nx, F)
-        g = reduce(g)
-        val = nx.scalar(lam @ g)
-        nit = t
-        history.append(val)
-        if val < best_val:
-            best_val, best_lam = val, lam
-        sum_g = sum_g + g
-        lower = nx.scalar(nx.min(sum_g)) / t
-        best_gap = best_val - lower
-        gap_history.append(best_gap)
-        if tol is not None and best_gap <= tol:
-            break
-        if time_limit is not None and time.perf_counter() - t0 > time_limit:
-            timed_out = True
-            break
-        lam = proj_simplex(lam - eta * g)
-
-    adv_losses = sum_g / nit
-    lower = nx.scalar(nx.min(adv_losses))
+    nit, n_eval = state.nit, state.n_eval
+    best = state.best_weights
+    adv_losses = state.sum_g / n_eval
+    value, lower = state.value, nx.scalar(nx.min(adv_losses))
     info = {
         "step_size": eta,
         "bound": 2 * delta + 2 * M * math.sqrt(L) / math.sqrt(T),
-        "bound_run": 2 * delta + (1 - 1 / L) / (2 * eta * nit) + eta * M * M * L / 2,
-        "gap_history": gap_history,
+        "bound_run": 2 * delta + (1 - 1 / L) / (2 * eta * n_eval) + eta * M * M * L / 2,
+        "gap_history": state.gap_history,
         "oracle": "exact best response" if oracle is None else getattr(oracle, "__name__", type(oracle).__name__),
     }
     if oracle is None:
-        adversary = (counts / nit).reshape(N, m)
-        value = best_val
+        adversary = (state.counts / n_eval).reshape(N, m)
+        if not method.exact:  # the certificate of a low-precision game, in float64
+            value, adv_losses = certificate64(view, best, adversary, reduce)
+            lower = nx.scalar(nx.min(adv_losses))
     else:
         adversary = None
-        value = best_val
-        info["game_risk"] = reduce_risk(game, best_lam, reduce)
-    gap = value - lower
-    status, message = final_status("oracle", tol, gap, timed_out, nit, T)
+        info["game_risk"] = reduce_risk(view, best, reduce)
+    value, lower, gap = sound(value, lower)
+    status, message = finish("oracle", reason, tol, gap, nit, T, name)
     return Result(
-        weights=best_lam, value=float(value), adversary=adversary, gap=float(gap), lower_bound=float(lower),
-        adversary_losses=adv_losses, status=status, message=message, nit=nit,
-        time=time.perf_counter() - t0, history=history, method="oracle", info=info,
+        weights=best, value=value, adversary=adversary, gap=gap, lower_bound=lower,
+        adversary_losses=nx.astype(adv_losses, view.losses), status=status, message=message, nit=nit,
+        time=time.perf_counter() - t0, history=state.history, method="oracle", info=info,
     )
 
 
-def reduce_risk(game, lam, reduce):
+def reduce_risk(view, lam, reduce):
     """R(lam) over all ranks' samples."""
-    nx = game._nx
-    s = game._scores(lam)
-    mx = nx.max(s, axis=1)
-    local = (game._w @ mx).reshape(1)
+    nx = view.nx
+    mx = nx.max(view.scores(lam), axis=1)
+    local = (view.sample_weights @ mx).reshape(1)
     return nx.scalar(reduce(local)[0])
 
 
@@ -172,7 +245,8 @@ def _call_oracle(oracle, lam, L, nx, F):
     try:
         g = nx.asarray(g, type_as=F)
     except Exception as e:  # noqa: BLE001 - report what the oracle returned
-        raise TypeError(f"oracle must return an array of {L} per-classifier losses; got {type(g).__name__}: {e}") from None
+        raise TypeError(f"oracle must return an array of {L} per-classifier losses; got {type(g).__name__}: "
+                        f"{e}") from None
     if tuple(g.shape) != (L,):
         raise ValueError(f"oracle must return per-classifier losses of shape ({L},); got shape {tuple(g.shape)}")
     if not nx.all_finite(g):

@@ -8,6 +8,8 @@ r"""Euclidean projection onto the probability simplex, for numpy and torch.
 The sort-based algorithm of Held, Wolfe & Crowder (1974) / Duchi et al. (2008),
 :math:`O(L \log L)`.  Used by MNE21, Alg. 1 (the step :math:`\lambda_t =
 \Pi_{\Delta_L}(\lambda_{t-1} - \eta g_t)`) and by the accelerated projected gradient.
+The algorithm itself is the backend operation ``nx.proj_simplex`` (unchecked, used in
+the solvers' inner loops); this public function checks its input once and calls it.
 """
 
 from __future__ import annotations
@@ -23,18 +25,31 @@ def proj_simplex(v):
     Parameters
     ----------
     v : array (L,)
-        numpy array or torch tensor (any device).
+        numpy array or torch tensor (any device); integer input is projected in float64.
 
     Returns
     -------
     array (L,)
         The closest point of the simplex in Euclidean norm, same library, device and
-        dtype as ``v``.
+        (floating) dtype as ``v``.  For every finite input the result is a point of the
+        simplex: inputs whose magnitude defeats rounding (``[1e16, 0]``, ``[1e308,
+        -1e308]``) are projected through the equivalent shifted vector
+        ``max(v - max(v), -1)``.
 
     Raises
     ------
+    TypeError
+        If ``v`` is not numeric (boolean and complex included).
     ValueError
         If ``v`` is not one-dimensional, is empty or holds NaN/inf.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> proj_simplex(np.array([0.5, 0.2, -1.0]))
+    array([0.65, 0.35, 0.  ])
+    >>> proj_simplex(np.array([1e16, 0.0]))
+    array([1., 0.])
 
     References
     ----------
@@ -42,16 +57,17 @@ def proj_simplex(v):
     learning in high dimensions. ICML 2008 (Fig. 1).
     """
     nx = get_backend(v)
-    v = nx.asarray(v)
+    try:
+        v = nx.asarray(v)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"v must be a numeric vector (numpy array or torch tensor); got {type(v).__name__} ({e})") \
+            from None
+    if not nx.dtype_name(v).startswith(("float", "int", "uint", "bfloat")):
+        raise TypeError(f"v must hold real numbers; got dtype {nx.dtype_name(v)}")
     if v.ndim != 1 or v.shape[0] == 0:
         raise ValueError(f"v must be a non-empty 1-D vector; got shape {tuple(v.shape)}")
+    if not nx.is_floating(v):
+        v = nx.float64(v)
     if not nx.all_finite(v):
         raise ValueError("v must be finite; got NaN or inf")
-    u = nx.sort_desc(v)
-    css = nx.cumsum(u) - 1.0
-    ind = nx.arange(v.shape[0], like=v) + 1
-    cond = (u - css / ind) > 0
-    # rho = last index where cond holds (cond is True for a prefix)
-    rho = int(nx.sum(cond))
-    tau = css[rho - 1] / rho
-    return nx.clip_min(v - tau, 0.0)
+    return nx.proj_simplex(v)
