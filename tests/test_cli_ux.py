@@ -88,11 +88,12 @@ def test_solve_without_a_game_is_an_error():
 
 @pytest.mark.parametrize(
     "method, option",
-    [("lp", ["--max-iter", "10"]), ("lp", ["--steps", "10"]), ("lp", ["--temperature", "0.1"]),
+    [("lp", ["--temperature", "0.1"]),
      ("oracle", ["--temperature", "0.1"]), ("oracle", ["--alpha", "0.1"]), ("entropic", ["--step-size", "0.1"]),
      ("lp", ["--step-size", "0.1"])],
 )
 def test_options_of_other_methods_are_refused(method, option):
+    # (--max-iter applies to every method: the LP's constraint-generation rounds)
     out = run("solve", "--example", "motivating", "--method", method, *option)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
@@ -172,3 +173,9 @@ def test_gaussians_quick_has_its_own_default_folder(tmp_path):
     assert (tmp_path / "results" / "gaussians-quick" / "results.json").exists()
     assert not (tmp_path / "results" / "gaussians").exists()
     assert "clamped at 0" in out.stdout
+
+
+def test_max_iter_is_the_lps_round_limit():
+    out = run("solve", "--example", "random-real", "--method", "lp", "--max-iter", "1", "--json")
+    assert out.returncode in (0, 3), out.stderr
+    assert json.loads(out.stdout)["nit"] <= 1

@@ -187,8 +187,8 @@ def test_algorithm1_with_the_enumerating_oracle_matches_the_exact_oracle(setup):
         [(mm(pts.flatten(0, 1)).argmax(1) != y.repeat_interleave(m)).double().reshape(B, m) for mm in models], -1
     )
     game = advgame.Game(losses)
-    exact = advgame.solve(game, method="oracle", steps=25)
-    via_attack = advgame.solve(game, method="oracle", steps=25, oracle=attack_oracle(models, x, y, attack))
+    exact = advgame.solve(game, method="oracle", max_iter=25)
+    via_attack = advgame.solve(game, method="oracle", max_iter=25, oracle=attack_oracle(models, x, y, attack))
     torch.testing.assert_close(via_attack.weights, exact.weights, rtol=0, atol=1e-12)
     assert via_attack.history == pytest.approx(exact.history, abs=1e-12)
     assert via_attack.adversary is None and via_attack.gap == pytest.approx(exact.gap, abs=1e-12)
@@ -203,7 +203,7 @@ def test_algorithm1_with_pgd_on_the_candidate_game(setup):
     lp = advgame.solve(game)
     assert lp.status == "optimal" and lp.gap <= 1e-9
     oracle = attack_oracle(models, x, y, PGD(eps=0.08, steps=4, restarts=1, random_start=False))
-    res = advgame.solve(game, method="oracle", steps=8, oracle=oracle)
+    res = advgame.solve(game, method="oracle", max_iter=8, oracle=oracle)
     assert oracle.calls == 8 and len(res.history) == 8
     w = res.weights.double()
     assert float(w.min()) >= 0 and float(w.sum()) == pytest.approx(1.0, abs=1e-6)

@@ -58,14 +58,14 @@ Reference: docs/cli.md."""
 
 #: Options of ``solve`` and the methods they apply to (the rest are refused).
 _METHOD_OPTIONS = {
-    "max_iter": ("oracle", "entropic"),
+    "max_iter": ("lp", "oracle", "entropic"),
     "temperature": ("entropic",),
     "step_size": ("oracle",),
     "tol": ("lp", "oracle", "entropic"),
     "time_limit": ("lp", "oracle", "entropic"),
 }
 #: The solvers' defaults, shown in ``advgame solve --help``.
-_DEFAULT_MAX_ITER = {"oracle": 1000, "entropic": 500}
+_DEFAULT_MAX_ITER = {"lp": 100, "oracle": 1000, "entropic": 500}
 
 
 def _number(kind, **bounds):
@@ -118,9 +118,9 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="lp: the exact linear program; oracle: MNE21 Algorithm 1; entropic: FISTA on MNE21 "
                         "Eq. 7 (default: lp)")
     s.add_argument("--max-iter", type=_POSITIVE_INT, dest="max_iter",
-                   help="iteration limit of oracle and entropic (default: "
-                        f"{_DEFAULT_MAX_ITER['oracle']} for oracle, {_DEFAULT_MAX_ITER['entropic']} for entropic); "
-                        "not for lp")
+                   help="iteration limit (default: "
+                        f"{_DEFAULT_MAX_ITER['lp']} constraint-generation rounds for lp, "
+                        f"{_DEFAULT_MAX_ITER['oracle']} for oracle, {_DEFAULT_MAX_ITER['entropic']} for entropic)")
     s.add_argument("--steps", type=_POSITIVE_INT, dest="steps", help=argparse.SUPPRESS)  # deprecated --max-iter
     s.add_argument("--temperature", type=_POSITIVE_REAL, dest="temperature",
                    help="entropic only: the temperature alpha of MNE21 Eq. 7 (default: 1e-3 * M, M the game's "
@@ -188,9 +188,7 @@ def _merge_alias(args, new, old, flag_new, flag_old):
 def _solver_options(method, args) -> dict:
     """The keyword arguments of ``advgame.solve(game, method=method, ...)`` from the options.
 
-    Refuses (ValueError, one line) an option that does not apply to ``method``.  The one
-    place that knows the solvers' keyword names: ``max_iter`` is passed as ``steps`` and
-    ``temperature`` as ``alpha`` (the names the solvers take today).
+    Refuses (ValueError, one line) an option that does not apply to ``method``.
     """
     given = {
         "max_iter": _merge_alias(args, "max_iter", "steps", "--max-iter", "--steps"),
@@ -204,8 +202,7 @@ def _solver_options(method, args) -> dict:
         if method not in _METHOD_OPTIONS[name]:
             ok = ", ".join(_METHOD_OPTIONS[name])
             raise ValueError(f"--{name.replace('_', '-')} does not apply to --method {method} (only to {ok})")
-    keyword = {"max_iter": "steps", "temperature": "alpha"}
-    return {keyword.get(k, k): v for k, v in given.items()}
+    return given
 
 
 def _warning_line(method, res, opts) -> str:

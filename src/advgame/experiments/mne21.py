@@ -298,10 +298,10 @@ def convergence_histories(game, temperatures=(0.1, 0.01, 0.001), oracle_steps=20
     temperatures = _temperatures(temperatures, alphas)
     tick = progress if progress is not None else (lambda label: None)
     tick("Algorithm 1")
-    out = {"oracle": solve(game, method="oracle", steps=oracle_steps), "entropic": {}}
+    out = {"oracle": solve(game, method="oracle", max_iter=oracle_steps), "entropic": {}}
     for a in temperatures:
         tick(f"entropic T={float(a):g}")
-        out["entropic"][float(a)] = solve(game, method="entropic", alpha=float(a), steps=entropic_steps)
+        out["entropic"][float(a)] = solve(game, method="entropic", temperature=float(a), max_iter=entropic_steps)
     tick(None)
     return out
 
