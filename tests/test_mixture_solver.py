@@ -273,6 +273,9 @@ def test_distributed_ranks_end_with_identical_weights(tmp_path, method):
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(advgame.torch, "MixtureSolver"), reason="advgame.torch does not export MixtureSolver yet")
 def test_readme_snippet_runs():
+    readme = (SNIPPET.parents[2] / "README.md").read_text()
+    code = SNIPPET.read_text().split("\n", 1)[1].rstrip()  # the file less its docstring line
+    assert "```python\n" + code + "\n```" in readme, "README's MixtureSolver snippet differs from " + str(SNIPPET)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny convolutions: one thread is fastest on a shared machine
     try:

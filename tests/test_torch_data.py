@@ -3,9 +3,12 @@ validation splits, augmentation."""
 
 import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+import advgame
 
 torch = pytest.importorskip("torch")
 
@@ -274,3 +277,45 @@ def test_docs_code_blocks_run(capsys):
         exec(compile(block, "data_and_models.md", "exec"), {})
         printed = capsys.readouterr().out.strip().splitlines()
         assert printed == expected
+
+
+_TORCHVISION_DATASETS_ONLY = r"""
+import sys, types
+# torchvision's PyPI wheel is built for CUDA torch: with the CPU torch its compiled detection
+# ops (nms, roi_align) do not load and registering their meta kernels fails at import. The
+# dataset classes are pure Python: skip only that registration to reach them.
+sys.modules["torchvision._meta_registrations"] = types.ModuleType("torchvision._meta_registrations")
+import torch
+from advgame.torch.data import load_dataset
+root, name = sys.argv[1], sys.argv[2]
+a = load_dataset(name, root, reader="torchvision")
+b = load_dataset(name, root, reader="builtin")
+for split in ("train", "val", "test"):
+    A, B = getattr(a, split), getattr(b, split)
+    assert len(A) == len(B) and len(A) > 0, split
+    for i in range(len(A)):
+        xa, ya = A[i]
+        xb, yb = B[i]
+        assert torch.equal(xa, xb) and int(ya) == int(yb), (split, i)
+print("ok", len(a.train), len(a.val), len(a.test))
+"""
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
+def test_torchvisions_own_cifar_classes_read_the_fixture_like_the_builtin_reader(tmp_path, name):
+    """Runs torchvision's CIFAR10/CIFAR100 classes on the fixture in a subprocess, even where
+    the installed torchvision wheel's compiled ops do not match this torch build."""
+    import subprocess
+    import sys
+
+    import importlib.util
+
+    if importlib.util.find_spec("torchvision") is None:
+        pytest.skip("torchvision is not installed")
+    make_cifar_fixture(tmp_path, name, n_train=30, n_test=10, seed=3)  # returns the data set's folder
+    root = tmp_path
+    env = dict(os.environ, PYTHONPATH=str(Path(advgame.__file__).parents[1]))
+    out = subprocess.run([sys.executable, "-c", _TORCHVISION_DATASETS_ONLY, str(root), name], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("ok ")
