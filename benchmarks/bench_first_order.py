@@ -25,6 +25,7 @@ import warnings
 
 import numpy as np
 
+import _timing
 import advgame
 from advgame.synthetic import make_instance
 
@@ -33,13 +34,7 @@ CPU_TIME = False  # --cpu-time: process time instead of wall time
 
 
 def median_time(fn, repeat=7):
-    clock = time.process_time if CPU_TIME else time.perf_counter
-    ts = []
-    for _ in range(repeat):
-        t = clock()
-        fn()
-        ts.append(clock() - t)
-    return statistics.median(ts)
+    return _timing.median_time(fn, repeat=repeat, warmup=0, clock="cpu" if CPU_TIME else "wall")
 
 
 def per_iteration(game, method, max_iter=40, **opts):

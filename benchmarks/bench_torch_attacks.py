@@ -23,37 +23,19 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 
 import torch
 
+from _timing import median_times
 from advgame.torch import Mixture
 from advgame.torch.attacks import mixture_objective
 from advgame.torch.attacks._base import ascent_direction, project
 from advgame.torch.models import SmallCNN, SmallMLP
 
 
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _time(fns, device, warmup, repeats):
-    """Median milliseconds of each function; the repeats are interleaved round-robin so
-    that a change of machine load hits every variant alike."""
-    for fn in fns:
-        for _ in range(warmup):
-            fn()
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            _sync(device)
-            t0 = time.perf_counter()
-            fn()
-            _sync(device)
-            times[i].append(time.perf_counter() - t0)
-    return [statistics.median(t) * 1e3 for t in times]
+    """Median milliseconds of each function, timed round-robin (``_timing.median_times``)."""
+    return [t * 1e3 for t in median_times(fns, repeat=repeats, warmup=warmup, device=device)]
 
 
 def pgd_step(mix, x_adv, x, y, eps, alpha):

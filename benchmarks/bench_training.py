@@ -24,11 +24,10 @@ import argparse
 import json
 import os
 import platform
-import statistics
-import time
 
 import torch
 
+import _timing
 from advgame._io import atomic_path
 from advgame.torch import Mixture
 from advgame.torch.models import build_model
@@ -36,21 +35,8 @@ from advgame.torch.training import TrainConfig
 from advgame.torch.training.algorithms import adversarial_batch, member_step, weight_step
 
 
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def median_time(fn, device, repeats):
-    fn()  # warm-up
-    ts = []
-    for _ in range(repeats):
-        _sync(device)
-        t = time.perf_counter()
-        fn()
-        _sync(device)
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+    return _timing.median_time(fn, repeat=repeats, warmup=1, device=device)
 
 
 def main(argv=None):
