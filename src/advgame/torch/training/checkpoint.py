@@ -7,8 +7,10 @@ import os
 import torch
 
 from ..._io import atomic_path
+from .config import TrainConfig
 
-__all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "CHECKPOINT_FORMAT"]
+__all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "trainer_state", "restore_trainer",
+           "CHECKPOINT_FORMAT"]
 
 #: the ``format`` entry of every checkpoint written by this version
 CHECKPOINT_FORMAT = "advgame-train-1"
@@ -56,3 +58,74 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path!r} is not an advgame training checkpoint (format {CHECKPOINT_FORMAT!r})")
     return state
+
+
+# ------------------------------------------------------- a trainer's state
+def trainer_state(trainer) -> dict:
+    """Everything a resumed run of :class:`~advgame.torch.training.Trainer` needs:
+    tensors and plain containers only (loadable with ``weights_only=True``)."""
+    best = None
+    if trainer.best is not None:
+        best = {"score": trainer.best[0], "state": trainer.best[1]}
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "config": trainer.cfg.to_dict(),
+        "epoch": trainer.epoch,
+        "step": trainer.step,
+        "members": [m.state_dict() for m in trainer.members],
+        "weights": trainer.mixture.weights.detach().cpu().clone(),
+        "optimizers": [o.state_dict() for o in trainer.optimizers],
+        "schedulers": [s.state_dict() for s in trainer.schedulers],
+        "solver": trainer.solver.state_dict(),
+        "rng": rng_state(trainer.generators),
+        "attack_rng_by_rank": _gather_attack_states(trainer),
+        "last_gap": trainer.last_gap,
+        "history": trainer.history,
+        "best": best,
+        "weights_lp": trainer.weights_lp,
+        "summary": trainer.summary,
+        "num_classes": int(trainer.data.num_classes),
+        "input_shape": list(trainer.data.input_shape),
+    }
+
+
+def restore_trainer(trainer, state) -> None:
+    """Restore :func:`trainer_state` into the trainer; a checkpoint written with other
+    settings is a ValueError."""
+    saved = TrainConfig.from_dict(state["config"])
+    if saved != trainer.cfg:
+        diff = {k: (v, getattr(trainer.cfg, k)) for k, v in saved.to_dict().items()
+                if trainer.cfg.to_dict()[k] != v}
+        raise ValueError(f"the checkpoint was written with other settings (saved, now): {diff}")
+    for m, s in zip(trainer.members, state["members"]):
+        m.load_state_dict(s)
+    trainer.mixture.set_weights(state["weights"].to(trainer.device))
+    for o, s in zip(trainer.optimizers, state["optimizers"]):
+        o.load_state_dict(s)
+    for sch, s in zip(trainer.schedulers, state["schedulers"]):
+        sch.load_state_dict(s)
+    trainer.solver.load_state_dict(state["solver"])
+    set_rng_state(state["rng"], trainer.generators)
+    by_rank = state.get("attack_rng_by_rank")
+    if trainer.world > 1 and by_rank is not None and len(by_rank) == trainer.world:
+        trainer.generators["attack"].set_state(by_rank[trainer.rank])  # each rank its own random starts
+    trainer.epoch, trainer.step, trainer.last_gap = state["epoch"], state["step"], state["last_gap"]
+    trainer.history = list(state["history"])
+    trainer.best = None if state["best"] is None else (state["best"]["score"], state["best"]["state"])
+    trainer._bat_data = None
+    trainer.weights_lp = state.get("weights_lp")
+    trainer.summary = state.get("summary")
+
+
+def _gather_attack_states(trainer):
+    """Every rank's attack generator state of the trainer (a collective call under
+    torchrun)."""
+    if trainer.world == 1:
+        return None
+    import torch.distributed as dist
+
+    mine = trainer.generators["attack"].get_state()
+    comm = mine.to(trainer.device) if dist.get_backend() == "nccl" else mine
+    states = [torch.empty_like(comm) for _ in range(trainer.world)]
+    dist.all_gather(states, comm)
+    return [t.cpu() for t in states]

@@ -13,7 +13,7 @@ from ..evaluate import evaluate
 from ..mixture import Mixture
 from .algorithms import (adversarial_batch, adversarial_dataset, bat_weights, member_step, natural_step,
                          sub_mixture, train_attack, weight_step)
-from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import load_checkpoint, restore_trainer, save_checkpoint, trainer_state
 from .config import TrainConfig
 from .report import write_figure, write_logs
 from .selection import lp_weights
@@ -147,68 +147,13 @@ class Trainer:
         return sub_mixture(self.members, self.mixture.weights, n)
 
     def state_dict(self) -> dict:
-        """Everything a resumed run needs: tensors and plain containers only."""
-        best = None
-        if self.best is not None:
-            best = {"score": self.best[0], "state": self.best[1]}
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "config": self.cfg.to_dict(),
-            "epoch": self.epoch,
-            "step": self.step,
-            "members": [m.state_dict() for m in self.members],
-            "weights": self.mixture.weights.detach().cpu().clone(),
-            "optimizers": [o.state_dict() for o in self.optimizers],
-            "schedulers": [s.state_dict() for s in self.schedulers],
-            "solver": self.solver.state_dict(),
-            "rng": rng_state(self.generators),
-            "attack_rng_by_rank": self._gather_attack_states(),
-            "last_gap": self.last_gap,
-            "history": self.history,
-            "best": best,
-            "weights_lp": self.weights_lp,
-            "summary": self.summary,
-            "num_classes": int(self.data.num_classes),
-            "input_shape": list(self.data.input_shape),
-        }
+        """Everything a resumed run needs: tensors and plain containers only
+        (:func:`advgame.torch.training.checkpoint.trainer_state`)."""
+        return trainer_state(self)
 
     def load_state_dict(self, state) -> None:
         """Restore :meth:`state_dict`; a checkpoint written with other settings is a ValueError."""
-        saved = TrainConfig.from_dict(state["config"])
-        if saved != self.cfg:
-            diff = {k: (v, getattr(self.cfg, k)) for k, v in saved.to_dict().items()
-                    if self.cfg.to_dict()[k] != v}
-            raise ValueError(f"the checkpoint was written with other settings (saved, now): {diff}")
-        for m, s in zip(self.members, state["members"]):
-            m.load_state_dict(s)
-        self.mixture.set_weights(state["weights"].to(self.device))
-        for o, s in zip(self.optimizers, state["optimizers"]):
-            o.load_state_dict(s)
-        for sch, s in zip(self.schedulers, state["schedulers"]):
-            sch.load_state_dict(s)
-        self.solver.load_state_dict(state["solver"])
-        set_rng_state(state["rng"], self.generators)
-        by_rank = state.get("attack_rng_by_rank")
-        if self.world > 1 and by_rank is not None and len(by_rank) == self.world:
-            self.generators["attack"].set_state(by_rank[self.rank])  # each rank its own random starts
-        self.epoch, self.step, self.last_gap = state["epoch"], state["step"], state["last_gap"]
-        self.history = list(state["history"])
-        self.best = None if state["best"] is None else (state["best"]["score"], state["best"]["state"])
-        self._bat_data = None
-        self.weights_lp = state.get("weights_lp")
-        self.summary = state.get("summary")
-
-    def _gather_attack_states(self):
-        """Every rank's attack generator state (a collective call under torchrun)."""
-        if self.world == 1:
-            return None
-        import torch.distributed as dist
-
-        mine = self.generators["attack"].get_state()
-        comm = mine.to(self.device) if dist.get_backend() == "nccl" else mine
-        states = [torch.empty_like(comm) for _ in range(self.world)]
-        dist.all_gather(states, comm)
-        return [t.cpu() for t in states]
+        restore_trainer(self, state)
 
     @property
     def checkpoint_path(self):
