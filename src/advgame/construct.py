@@ -175,7 +175,8 @@ def loss_tensor(classifiers, X, y, attacks=None, loss="01", batch_size=None, *, 
       :math:`T` = ``temperature`` (default 0.25), margin :math:`y f(x)` (:math:`y =
       \pm1`) for scores and :math:`f_y(x) - \max_{c \ne y} f_c(x)` for logits: a
       smooth, bounded surrogate of the 0/1 loss, above 1/2 exactly when the point is
-      misclassified (``shared/NOTES.md``); needs real outputs;
+      misclassified (the loss of the constraint-generation benchmarks, `benchmarks/README.md`);
+      needs real outputs;
     * a callable ``loss(outputs, y)`` returning the n losses (shape (n,), finite and
       in :math:`[0, M]`), called in the outputs' library with ``y`` as given,
       converted to it.
