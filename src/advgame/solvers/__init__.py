@@ -69,8 +69,8 @@ def _unknown_options_error(method, unknown, accepted) -> TypeError:
                 notes.append(f"{name!r} (did you mean {near[0]!r}, an option of method={owner!r}?)")
             else:
                 notes.append(repr(name))
-    word = "option" if len(unknown) == 1 else "options"
-    return TypeError(f"solve(method={method!r}) got an unexpected {word} {', '.join(notes)}; "
+    word = "argument" if len(unknown) == 1 else "arguments"
+    return TypeError(f"solve(method={method!r}) got an unexpected keyword {word} {', '.join(notes)}; "
                      f"method={method!r} accepts: {', '.join(current)}")
 
 
