@@ -15,7 +15,7 @@ so ``gap`` is a proof of how far ``weights`` can be from optimal.
 from __future__ import annotations
 
 import math
-from collections.abc import KeysView, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,8 +194,9 @@ class Result(Mapping):
     # ------------------------------------------------------------ mapping access
     def keys(self):
         """The entries: the fields (``success`` included, ``info`` excluded) in a fixed
-        order, then the ``info`` entries whose names are not fields."""
-        return KeysView(self)
+        order, then the ``info`` entries whose names are not fields (a snapshot, as
+        ``dict_keys``; the aliases ``x``, ``fun`` and ``info`` itself are not listed)."""
+        return dict.fromkeys(self).keys()
 
     def __iter__(self):
         yield from _FIELDS
