@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import sys
 
@@ -33,14 +34,18 @@ def _solver(method):
     return solve_entropic
 
 
+@functools.lru_cache(maxsize=None)
+def _own_options(method) -> tuple:
+    """The keywords of ``method``'s solver function (deprecated spellings included)."""
+    return tuple(p.name for p in inspect.signature(_solver(method)).parameters.values()
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "game")
+
+
 def _options(method) -> tuple:
     """Every keyword ``solve(game, method=method, ...)`` takes: the solver's own
     parameters (deprecated spellings included) and ``verbose``."""
-    names = [p.name for p in inspect.signature(_solver(method)).parameters.values()
-             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "game"]
-    if "verbose" not in names:
-        names.append("verbose")
-    return tuple(names)
+    names = _own_options(method)
+    return names if "verbose" in names else names + ("verbose",)
 
 
 def _unknown_options_error(method, unknown, accepted) -> TypeError:
@@ -125,7 +130,7 @@ def solve(game, method: str = "lp", **options):
         raise _unknown_options_error(method, unknown, accepted)
     verbose = check_bool("verbose", options.get("verbose", False))
     solver = _solver(method)
-    if "verbose" not in inspect.signature(solver).parameters:
+    if "verbose" not in _own_options(method):  # the dispatcher's summary line is all it shows
         options.pop("verbose", None)
     res = solver(game, **options)
     if verbose:
