@@ -15,6 +15,7 @@ so ``gap`` is a proof of how far ``weights`` can be from optimal.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,18 +68,32 @@ class SolverWarning(RuntimeWarning):
 STATUSES = (OPTIMAL, OPTIMAL_INACCURATE, MAX_STEPS, STEPS_COMPLETED, TIME_LIMIT, SOLVER_ERROR, CALLBACK)
 
 
-@dataclass
-class Result:
+#: The order of a result's keys (then its ``info`` entries); ``repr`` follows it.
+_FIELDS = ("method", "status", "success", "message", "value", "lower_bound", "gap", "weights", "adversary",
+           "adversary_losses", "nit", "time", "history")
+#: scipy's names for two fields (``OptimizeResult.x`` / ``.fun``).
+_ALIASES = {"x": "weights", "fun": "value"}
+
+
+@dataclass(eq=False)
+class Result(Mapping):
     """What a solver found, with its certificate.
+
+    A result behaves like scipy's ``OptimizeResult``: every entry is an attribute and a
+    key (``res.gap``, ``res["gap"]``, ``"gap" in res``, ``res.keys()``, ``dict(res)``),
+    ``x`` and ``fun`` are scipy's names of ``weights`` and ``value``, and ``repr`` lists
+    the entries as aligned ``key: value`` lines with arrays abbreviated.  The
+    method-specific entries of ``info`` are entries too: they are listed by ``keys()``
+    and ``dir()`` (so tab completion offers them) and read as attributes.
 
     Attributes
     ----------
     weights : array (L,)
         The defender's mixture on the probability simplex (same library, device and
-        dtype as the game).
+        dtype as the game).  Alias ``x``.
     value : float
         The adversarial risk :math:`R(\\lambda)` of ``weights`` (an upper bound on the
-        game's value).
+        game's value).  Alias ``fun``.
     adversary : array (N, m) or None
         The adversary's randomized strategy: row ``i`` is a distribution over sample
         ``i``'s valid attacks (zero on masked ones).  ``None`` only when a custom
@@ -93,6 +108,8 @@ class Result:
         Per-classifier expected loss under ``adversary``.
     status : str
         One of :data:`STATUSES`.
+    success : bool
+        ``status`` is ``optimal``, ``steps_completed`` or ``callback`` (read-only).
     message : str
         A sentence saying why the solver stopped.
     nit : int
@@ -106,7 +123,32 @@ class Result:
         ``"lp"``, ``"oracle"`` or ``"entropic"``.
     info : dict
         Method-specific extras (e.g. ``bound`` for Algorithm 1, ``regularized_value``
-        for the entropic method, pruning statistics for the LP).
+        for the entropic method, row counts for the LP); each is also an entry of the
+        result (``res.bound``, ``res["bound"]``).
+
+    Examples
+    --------
+    >>> import advgame
+    >>> res = advgame.solve(advgame.examples.motivating_game())
+    >>> res.status, res["value"], res.fun == res.value, res.x is res.weights
+    ('optimal', 0.75, True, True)
+    >>> "gap" in res, "rows" in res, "bound" in res      # the LP has row counts, no bound
+    (True, True, False)
+    >>> res.rows == res.info["rows"] == res["rows"] and "rows" in dir(res)
+    True
+    >>> list(res.keys())[:4]
+    ['method', 'status', 'success', 'message']
+    >>> print(res)                                        # doctest: +ELLIPSIS
+              method: lp
+              status: optimal
+             success: True
+             message: exact LP on 3 rows: 4 undominated rows of 9, 2 distinct samples
+               value: 0.75
+    ...
+             weights: [0.5 0.5]
+    ...
+                rows: 3
+    ...
     """
 
     weights: Any
@@ -130,11 +172,51 @@ class Result:
             return info[name]
         raise AttributeError(f"Result has no attribute {name!r}")
 
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self.__dict__.get("info") or ()))
+
     @property
     def success(self) -> bool:
         """True when the certificate met the requested tolerance, or the requested
         iterations ran (no ``tol``), or the user's callback stopped the run."""
         return self.status in (OPTIMAL, STEPS_COMPLETED, CALLBACK)
+
+    @property
+    def x(self):
+        """scipy's name of ``weights``."""
+        return self.weights
+
+    @property
+    def fun(self) -> float:
+        """scipy's name of ``value``."""
+        return self.value
+
+    # ------------------------------------------------------------ mapping access
+    def keys(self):
+        """The entries: the fields (``success`` included, ``info`` excluded) in a fixed
+        order, then the ``info`` entries whose names are not fields (a snapshot, as
+        ``dict_keys``; the aliases ``x``, ``fun`` and ``info`` itself are not listed)."""
+        return dict.fromkeys(self).keys()
+
+    def __iter__(self):
+        yield from _FIELDS
+        for k in self.info:
+            if k not in _FIELDS:
+                yield k
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __getitem__(self, key):
+        if not isinstance(key, str):
+            raise KeyError(key)
+        if key in _FIELDS or key == "info":
+            return getattr(self, key)
+        if key in _ALIASES:
+            return getattr(self, _ALIASES[key])
+        if key in self.info:
+            return self.info[key]
+        raise KeyError(key)
 
     def to_dict(self) -> dict:
         """JSON-friendly dictionary (arrays become nested lists)."""
@@ -172,26 +254,38 @@ class Result:
         }
 
     def __repr__(self) -> str:
-        def fmt(v):
-            if hasattr(v, "detach"):
-                v = v.detach().cpu().numpy()
-            if isinstance(v, np.ndarray):
-                return np.array2string(v, precision=4, suppress_small=True, threshold=12)
-            return repr(v)
-
-        lines = [
-            f"     method: {self.method}",
-            f"     status: {self.status}",
-            f"    message: {self.message}",
-            f"      value: {self.value:.10g}",
-            f"lower_bound: {self.lower_bound:.10g}",
-            f"        gap: {self.gap:.3e}",
-            f"    weights: {fmt(self.weights)}",
-            f"  adversary: {'None' if self.adversary is None else 'array' + str(tuple(self.adversary.shape))}",
-            f"        nit: {self.nit}",
-            f"       time: {self.time:.4f} s",
-        ]
-        for k, v in self.info.items():
-            if isinstance(v, (int, float, str)):
-                lines.append(f"{k:>11}: {v}")
+        keys = list(self)
+        width = max(map(len, keys))
+        lines = []
+        for k in keys:
+            text = _short(self[k], k).replace("\n", "\n" + " " * (width + 2))
+            lines.append(f"{k:>{width}}: {text}")
         return "\n".join(lines)
+
+    __str__ = __repr__
+
+
+def _short(v, key: str = "") -> str:
+    """One entry of ``Result.__repr__``: numbers in full, arrays and lists abbreviated."""
+    if v is None or isinstance(v, (bool, str, int, np.integer)):
+        return str(v)
+    if isinstance(v, (float, np.floating)):
+        v = float(v)
+        if key == "time":
+            return f"{v:.4g} s"
+        return f"{v:.3e}" if key == "gap" else f"{v:.10g}"
+    suffix = ""
+    if hasattr(v, "detach"):  # a torch tensor: its values, then its dtype and device
+        suffix = f"  ({str(v.dtype).replace('torch.', 'torch ')} on {v.device})"
+        v = v.detach().cpu().numpy()
+    if isinstance(v, np.ndarray):
+        return np.array2string(v, precision=4, suppress_small=True, threshold=12, edgeitems=3) + suffix
+    if isinstance(v, (list, tuple)):
+        if len(v) and all(isinstance(x, (int, float, np.integer, np.floating)) for x in v):
+            xs = [f"{float(x):.4g}" for x in v]
+            if len(xs) > 6:
+                xs = xs[:3] + ["..."] + xs[-3:]
+            return f"[{', '.join(xs)}]" + (f" ({len(v)} entries)" if len(v) > 6 else "")
+        return f"list of {len(v)}" if len(v) > 6 else repr(v)
+    text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."

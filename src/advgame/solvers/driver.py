@@ -38,6 +38,7 @@ never negative.
 from __future__ import annotations
 
 import math
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ from .._validation import check_bool, check_int, check_real
 from ..result import CALLBACK, MAX_STEPS, OPTIMAL, OPTIMAL_INACCURATE, STEPS_COMPLETED, TIME_LIMIT, SolverWarning
 
 __all__ = ["SolverState", "SampleSum", "run", "finish", "certificate64", "renamed", "check_run_options",
-           "start_weights", "sound", "is_float64"]
+           "start_weights", "sound", "is_float64", "progress_bar"]
 
 #: Bytes of float64 loss rows converted at once by :func:`certificate64`.
 _CHUNK_BYTES = 1 << 22
@@ -167,7 +168,7 @@ def start_weights(view, init):
 
 
 # ---------------------------------------------------------------- the loop
-def run(method, state, *, max_iter, tol, time_limit, callback, t0):
+def run(method, state, *, max_iter, tol, time_limit, callback, t0, verbose=False, label="solve"):
     """Iterate ``method`` from ``state`` until the stopping rule holds.
 
     Each iteration evaluates the current point (certificate), then stops on the first
@@ -175,21 +176,41 @@ def run(method, state, *, max_iter, tol, time_limit, callback, t0):
     steps and counts one completed iteration.  Before evaluating, it stops when
     ``max_iter`` iterations are complete.  Returns why it stopped: ``"tol"``,
     ``"time"``, ``"callback"`` or ``"max_iter"``.
+
+    With ``verbose`` a tqdm progress bar on stderr (titled ``label``) counts the
+    iterations out of ``max_iter`` and shows the certified gap of the last evaluation;
+    the iterates are the same with and without it.
     """
-    while True:
-        if state.nit >= max_iter:
-            return "max_iter"
-        method.evaluate(state)
-        state.gap_history.append(state.gap)
-        state.elapsed = time.perf_counter() - t0
-        if tol is not None and state.gap <= tol:
-            return "tol"
-        if time_limit is not None and state.elapsed > time_limit:
-            return "time"
-        if callback is not None and callback(state):
-            return "callback"
-        method.step(state)
-        state.nit += 1
+    bar = progress_bar(max_iter, label) if verbose else None
+    try:
+        while True:
+            if state.nit >= max_iter:
+                return "max_iter"
+            method.evaluate(state)
+            state.gap_history.append(state.gap)
+            state.elapsed = time.perf_counter() - t0
+            if bar is not None:
+                bar.set_postfix_str(f"gap={state.gap:.3e}", refresh=False)
+            if tol is not None and state.gap <= tol:
+                return "tol"
+            if time_limit is not None and state.elapsed > time_limit:
+                return "time"
+            if callback is not None and callback(state):
+                return "callback"
+            method.step(state)
+            state.nit += 1
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def progress_bar(total, label):
+    """A tqdm bar on stderr over ``total`` iterations (the ``verbose=True`` display)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label, unit="it", file=sys.stderr, dynamic_ncols=True)
 
 
 def finish(method_name, reason, tol, gap, nit, max_iter, max_iter_name="max_iter"):

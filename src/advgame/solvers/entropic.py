@@ -264,7 +264,8 @@ def entropic_objective(game, weights, temperature=None, *, alpha=None) -> float:
 
 
 def solve_entropic(game, temperature=None, max_iter=None, tol=None, distributed: bool = False, time_limit=None,
-                   restart: bool = True, *, init=None, callback=None, alpha=None, steps=None):
+                   restart: bool = True, *, init=None, callback=None, alpha=None,
+                   steps=None, verbose=False):
     r"""Accelerated projected gradient (FISTA) on the entropic objective, MNE21 Eq. 7.
 
     Parameters
@@ -299,6 +300,9 @@ def solve_entropic(game, temperature=None, max_iter=None, tol=None, distributed:
         Deprecated name of ``temperature`` (DeprecationWarning).
     steps : int, optional
         Deprecated name of ``max_iter`` (DeprecationWarning).
+    verbose : bool
+        Show a tqdm progress bar on stderr over the ``max_iter`` iterations, with the
+        certified gap of the last evaluation; the result is the same either way.
 
     Returns
     -------
@@ -329,6 +333,7 @@ def solve_entropic(game, temperature=None, max_iter=None, tol=None, distributed:
     tname, temperature = renamed("solve_entropic", "temperature", temperature, "alpha", alpha, None)
     name, max_iter = renamed("solve_entropic", "max_iter", max_iter, "steps", steps, 500)
     T, tol, time_limit = check_run_options(name, max_iter, tol, time_limit, callback)
+    verbose = check_bool("verbose", verbose)
     restart = check_bool("restart", restart)
     view = game.view()
     nx = view.nx
@@ -336,7 +341,8 @@ def solve_entropic(game, temperature=None, max_iter=None, tol=None, distributed:
     reduce = SampleSum(view, distributed)
     method = EntropicMethod(view, alpha, reduce, restart)
     state = method.init(start_weights(view, init))
-    reason = run(method, state, max_iter=T, tol=tol, time_limit=time_limit, callback=callback, t0=t0)
+    reason = run(method, state, max_iter=T, tol=tol, time_limit=time_limit, callback=callback, t0=t0,
+                 verbose=verbose, label="solve(method='entropic')")
 
     # the soft adversary at the best dual point, as an (N, m) strategy
     ent = method.ent

@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .._validation import check_real
+from .._validation import check_bool, check_real
 from ..result import Result
 from .driver import (SampleSum, SolverState, certificate64, check_run_options, finish, is_float64, renamed, run,
                      sound, start_weights)
@@ -116,7 +116,8 @@ class OracleMethod:
 
 
 def solve_oracle(game, max_iter=None, oracle=None, tol=None, step_size=None, oracle_delta: float = 0.0,
-                 distributed: bool = False, time_limit=None, *, init=None, callback=None, steps=None):
+                 distributed: bool = False, time_limit=None, *, init=None, callback=None, steps=None,
+                 verbose=False):
     r"""MNE21 Algorithm 1 (oracle-based projected subgradient).
 
     Parameters
@@ -158,6 +159,9 @@ def solve_oracle(game, max_iter=None, oracle=None, tol=None, step_size=None, ora
         ``"callback"``.
     steps : int, optional
         Deprecated name of ``max_iter`` (DeprecationWarning).
+    verbose : bool
+        Show a tqdm progress bar on stderr over the ``max_iter`` iterations, with the
+        certified gap of the last evaluation; the result is the same either way.
 
     Returns
     -------
@@ -184,6 +188,7 @@ def solve_oracle(game, max_iter=None, oracle=None, tol=None, step_size=None, ora
     t0 = time.perf_counter()
     name, max_iter = renamed("solve_oracle", "max_iter", max_iter, "steps", steps, 1000)
     T, tol, time_limit = check_run_options(name, max_iter, tol, time_limit, callback)
+    verbose = check_bool("verbose", verbose)
     delta = check_real("oracle_delta", oracle_delta, lo=0)
     if oracle is not None and not callable(oracle):
         raise TypeError(f"oracle must be callable as oracle(weights) -> losses (L,); got {type(oracle).__name__}")
@@ -202,7 +207,8 @@ def solve_oracle(game, max_iter=None, oracle=None, tol=None, step_size=None, ora
     reduce = SampleSum(view, distributed)
     method = OracleMethod(view, eta, oracle, reduce)
     state = method.init(start_weights(view, init))
-    reason = run(method, state, max_iter=T, tol=tol, time_limit=time_limit, callback=callback, t0=t0)
+    reason = run(method, state, max_iter=T, tol=tol, time_limit=time_limit, callback=callback, t0=t0,
+                 verbose=verbose, label="solve(method='oracle')")
 
     nit, n_eval = state.nit, state.n_eval
     best = state.best_weights
