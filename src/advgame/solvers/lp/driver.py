@@ -30,7 +30,7 @@ from ..._validation import check_choice, check_int, check_real, check_simplex
 from ...result import OPTIMAL, OPTIMAL_INACCURATE, TIME_LIMIT, Result, SolverWarning
 from .cvxpy_lp import installed_solvers, solve_cvxpy
 from .highs import adversary_from_duals, lp_scale, solve_merged, solve_rows
-from .pruning import MAX_PACKED_BITS, merge_samples, prune_codes
+from .pruning import MAX_PACKED_BITS, binary_rows, merge_samples, prune_codes
 
 __all__ = ["solve_lp", "STRATEGIES", "SOLVERS"]
 
@@ -76,9 +76,13 @@ def _check_options(view, solver, strategy, tol, max_iter, max_rounds, time_limit
 
 
 def _reduce_binary(view, w, active):
-    """Prune and merge a 0/1 game: the merged LP's data (see :func:`.highs.solve_merged`)."""
+    """Prune and merge a 0/1 game: the merged LP's data (see :func:`.highs.solve_merged`),
+    or None when the game is not 0/1 (found in the same streamed pass that packs it)."""
     N, m, L = view.shape
-    ui, uc, ujs, hi = prune_codes(view)
+    rows = binary_rows(view)
+    if rows is None:
+        return None
+    ui, uc, ujs, hi = prune_codes(view, rows)
     group, pos, patterns = merge_samples(ui, uc, N, active)
     G = patterns.shape[0]
     gi, gp = np.nonzero(patterns >= 0)  # group rows, in group order
@@ -159,17 +163,17 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
         lam, Q, status, message, nit, extra = solve_cvxpy(view, w, active, cvxpy_solver)
         info.update(extra)
     else:
-        packable = L <= MAX_PACKED_BITS and view.is_binary
-        if strategy == "prune" and not packable:
+        info["rows_total"] = rows_total
+        red = None
+        if strategy in ("auto", "prune") and L <= MAX_PACKED_BITS and view.binary_known is not False:
+            tp = time.perf_counter()
+            red = _reduce_binary(view, w, active)  # detects 0/1 in the same pass (None when not)
+        if strategy == "prune" and red is None:
             raise ValueError(
                 "strategy='prune' needs a 0/1 game (every loss 0 or one common value) with "
                 f"at most {MAX_PACKED_BITS} classifiers; this game has L={L}, is_binary={view.is_binary}"
             )
-        info["rows_total"] = rows_total
-        red = None
-        if strategy in ("auto", "prune") and packable:
-            tp = time.perf_counter()
-            red = _reduce_binary(view, w, active)
+        if red is not None:
             red["rows_total"] = rows_total
             info.update(prune_time=time.perf_counter() - tp, rows_kept=int(red["ui"].size),
                         samples_merged=int(red["W"].size))
