@@ -179,40 +179,50 @@ def solve_cuts(view, w, active, tol, max_iter, left, scale, start, move_cap=None
         lp.add_cut(g)
         if left() is not None:
             lp.h.setOptionValue("time_limit", max(1e-3, float(left())))
-        lp.set_box(np.zeros(L), np.full(L, np.inf))
+        boxed = use_box and radius < 1.0
+        lo = np.clip(center - radius, 0, None) if boxed else np.zeros(L)
+        hi = np.clip(center + radius, None, 1.0) if boxed else np.full(L, np.inf)
+        lp.set_box(lo, hi)
         ok, words, lam_new, v, y = lp.solve()
+        if ok and boxed and _binding(lam_new, lo, hi) and v >= R_center - tol:
+            # the center minimizes the model inside the box, hence everywhere (convexity):
+            # re-solve without the box for multipliers free of box terms
+            lp.set_box(np.zeros(L), np.full(L, np.inf))
+            ok, words, lam_new, v, y = lp.solve()
+            boxed = False
         if not ok:
             status = TIME_LIMIT if "time" in words.lower() else SOLVER_ERROR
             message = f"HiGHS: {words} (round {nit})"
             break
-        # the master's value is a lower bound, its multipliers an adversary: certify the center
-        Dk = _adversary_losses(lp, y, G, view)
-        gap = R_center - float(Dk.min())
-        if best is None or gap < best[0]:
-            best = (gap, center, y.copy(), len(G))
-        if fast and gap <= switch:  # near the optimum: exact float64 passes from now on
-            fast = False
-            lam = center  # re-evaluated exactly by the next pass
-            center, R_center, j_center = None, np.inf, None
-            best = None
-            continue
-        if gap <= tol:
-            status = OPTIMAL
-            message = (f"aggregated-cut generation certified the gap in {nit} rounds ({len(G)} cuts, "
-                       f"{int(in_t.sum())} disaggregated samples, {len(played)} rows)")
-            break
-        lam_new = clean_weights(lam_new)
-        if use_box and radius < 1.0:  # the next point: the master's minimum inside the box
-            lp.set_box(np.clip(center - radius, 0, None), np.clip(center + radius, None, 1.0))
-            ok, words, lam_box, _, _ = lp.solve()
-            if ok:
-                lam_new = clean_weights(lam_box)
-        lam = lam_new
+        if not (boxed and _binding(lam_new, lo, hi)):
+            # the master's minimum (the box does not bind): its value is a lower bound and
+            # its multipliers an adversary of the game: certify the center
+            Dk = _adversary_losses(lp, y, G, view)
+            gap = R_center - float(Dk.min())
+            if best is None or gap < best[0]:
+                best = (gap, center, y.copy(), len(G))
+            if fast and gap <= switch:  # near the optimum: exact float64 passes from now on
+                fast = False
+                lam = center  # re-evaluated exactly by the next pass
+                center, R_center, j_center = None, np.inf, None
+                best = None
+                continue
+            if gap <= tol:
+                status = OPTIMAL
+                message = (f"aggregated-cut generation certified the gap in {nit} rounds ({len(G)} cuts, "
+                           f"{int(in_t.sum())} disaggregated samples, {len(played)} rows)")
+                break
+        lam = clean_weights(lam_new)
     if best is None:
         return None, None, status, message, nit, lp.n_rows
     _, lam_b, y_b, n_cuts = best
     Q = _adversary(view, lp, y_b, J[:n_cuts], in_t, active, w, lam_b)
     return lam_b, Q, status, message, nit, lp.n_rows
+
+
+def _binding(lam, lo, hi, eps=1e-12):
+    """True when a box bound (one tighter than the simplex's own) is active at ``lam``."""
+    return bool(np.any((lo > 0) & (lam <= lo + eps)) or np.any((hi < 1) & (lam >= hi - eps)))
 
 
 def _add_pairs(lp, view, pairs, t_col, played):
