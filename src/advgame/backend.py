@@ -324,8 +324,15 @@ class NumpyBackend:
         return tuple(int(v) for v in np.argwhere(x)[0])
 
     def is_two_valued(self, x, hi) -> bool:
-        """True when every entry is 0 or ``hi``."""
-        return np.count_nonzero(x == hi) + np.count_nonzero(x == 0) == x.size
+        """True when every entry is 0 or ``hi`` (streamed in blocks of 2^20 entries: no
+        full-size boolean temporaries; stops at the first block that fails)."""
+        flat = x.reshape(-1)
+        step = 1 << 20
+        for a in range(0, flat.size, step):
+            blk = flat[a : a + step]
+            if np.count_nonzero(blk == hi) + np.count_nonzero(blk == 0) != blk.size:
+                return False
+        return True
 
     def host_float64(self, x):
         """``x`` as a float64 numpy array (no copy when it already is one)."""

@@ -42,6 +42,8 @@ class GameView:
         ``(N, m, L)``.
     is_binary : bool
         Every valid loss is 0 or ``max_loss`` (see :attr:`advgame.Game.is_binary`).
+    binary_known : bool or None
+        ``is_binary`` when the game has already computed it, else None (costs nothing).
     dtype
         The compute dtype.
     """
@@ -67,6 +69,8 @@ class GameView:
     max_loss = property(lambda self: float(self._game._hi))
     shape = property(lambda self: self._game.shape)
     is_binary = property(lambda self: self._game.is_binary)
+    binary_known = property(lambda self: self._game._binary,
+                            doc="``is_binary`` when already computed (cached), else None (no pass).")
     dtype = property(lambda self: self._game._F.dtype)
     game = property(lambda self: self._game)
 

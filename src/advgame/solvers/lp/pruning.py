@@ -3,8 +3,9 @@ r"""Exact reductions of 0/1 games: bit-packing, duplicate and dominance pruning,
 A 0/1 row :math:`a_{ij} = \ell_{ij\cdot} \in \{0, M\}^L` is the set of classifiers that
 attack :math:`j` fools on sample :math:`i`; it is packed into the integer code
 :math:`\sum_k [\ell_{ijk} > 0]\, 2^k`.  Packing is exact: codes are built from the bits
-(``numpy.packbits``) or, where it is exact, from one float64 matrix-vector product
-(a power-of-two ``M`` and ``L <= 53``, or ``L <= 40`` with rounding).  Games with more
+(``numpy.packbits``) or, where it is exact, from one matrix-vector product per block of
+samples (:func:`pack_codes`), in the same streamed pass that detects the 0/1 structure and
+finds each sample's distinct rows (:func:`binary_rows`).  Games with more
 than 62 classifiers are not packed (the LP driver uses constraint generation).
 
 Why the reductions are exact (MNE21, Sec. 4.2, the epigraph LP): if
@@ -18,11 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAX_PACKED_BITS", "prune_binary_rows", "prune_codes", "merge_samples", "pack_codes"]
+__all__ = ["MAX_PACKED_BITS", "prune_binary_rows", "prune_codes", "merge_samples", "pack_codes", "binary_rows",
+           "LossBlock"]
 
 MAX_PACKED_BITS = 62  # codes are non-negative int64 (-1 pads)
 PRESENCE_TABLE_MAX = 1 << 27  # entries of a dense (sample, code) table we allow
-PRESENCE_TABLE_PER_ROW = 16  # ... and at most this many entries per row present
 
 
 def prune_binary_rows(game):
@@ -42,7 +43,7 @@ def prune_binary_rows(game):
     rows : float64 array (R, L)
         The kept rows.
     """
-    view = game.view()
+    view = game.view().to_numpy()
     ui, uc, ujs, hi = prune_codes(view)
     L = view.shape[2]
     rows = ((uc[:, None] >> np.arange(L)) & 1).astype(np.float64) * hi
@@ -54,70 +55,118 @@ def _is_power_of_two(x: float) -> bool:
     return x > 0 and mant == 0.5
 
 
+class LossBlock:
+    """A block of samples of a 0/1 game, what :func:`pack_codes` reads: ``losses`` a numpy
+    ``(L, c, m)`` array (a view into the stored tensor) and ``max_loss`` the common non-zero
+    value."""
+
+    __slots__ = ("losses", "max_loss")
+
+    def __init__(self, losses, max_loss):
+        self.losses, self.max_loss = losses, float(max_loss)
+
+
 def pack_codes(view):
-    """Exact bit codes of every (sample, attack) row: int64 array ``(N * m,)``.
+    """Exact bit codes of every (sample, attack) row of a 0/1 block: int array ``(c * m,)``.
 
     Parameters
     ----------
-    view : GameView
-        A 0/1 game's view with ``L <= 62``.
+    view : GameView or LossBlock
+        Losses ``(L, c, m)`` whose entries are all 0 or ``max_loss``, ``L <= 62``.
+
+    Notes
+    -----
+    Exact by construction: with a power-of-two ``M`` the product of the stored 0/M entries
+    with the weights :math:`2^k / M` is one matrix-vector product whose partial sums are
+    integers below :math:`2^{24}` (float32, ``L <= 24``) or :math:`2^{53}` (float64,
+    ``L <= 53``); otherwise the 0/1 indicator is multiplied instead; past 53 classifiers
+    the bits are packed with ``numpy.packbits``.  (MNE21's losses are 0/1, so the product
+    runs on the stored tensor directly: a multi-threaded BLAS call.)
     """
-    F = view.losses
-    nx = view.nx
-    L, N, m = (int(s) for s in F.shape)
+    F = np.asarray(view.losses)
+    L, c, m = (int(s) for s in F.shape)
     if L > MAX_PACKED_BITS:
         raise ValueError(f"bit-packing needs at most {MAX_PACKED_BITS} classifiers; got L={L}")
     hi = float(view.max_loss)
-    flat = F.reshape(L, -1)
-    is_f64 = isinstance(flat, np.ndarray) and flat.dtype == np.float64
+    out = np.int32 if L <= 31 else np.int64
     if hi == 0:
-        return np.zeros(N * m, dtype=np.int64)
-    if is_f64 and (L <= 40 or (L <= 53 and _is_power_of_two(hi))):
-        # every partial sum is an integer below 2^53 (times hi): exact (or within 0.01 of one)
-        codes = (np.ldexp(1.0, np.arange(L)) / hi) @ flat
-        if not _is_power_of_two(hi):
-            np.rint(codes, out=codes)
-        return codes.astype(np.int64)
-    bits = np.packbits(np.asarray(nx.to_numpy(flat)) != 0, axis=0, bitorder="little")
-    codes = np.zeros(N * m, dtype=np.int64)
+        return np.zeros(c * m, dtype=out)
+    flat = F.reshape(L, -1)
+    if L <= 53:
+        wdt = np.float32 if L <= 24 else np.float64
+        direct = _is_power_of_two(hi) and (flat.dtype == np.float64 or (flat.dtype == wdt))
+        if direct:
+            coef = (np.ldexp(1.0, np.arange(L)) / hi).astype(flat.dtype)
+            return (coef @ flat).astype(out)
+        coef = np.ldexp(1.0, np.arange(L)).astype(wdt)
+        return (coef @ (flat != 0).astype(wdt)).astype(out)
+    bits = np.packbits(flat != 0, axis=0, bitorder="little")
+    codes = np.zeros(c * m, dtype=np.int64)
     for b in range(bits.shape[0]):
         codes |= bits[b].astype(np.int64) << (8 * b)
     return codes
 
 
-def _unique_per_sample(codes, N, m, L, valid):
-    """``(samples, codes, attacks)`` of the distinct (sample, code) pairs among the valid rows,
-    sorted by sample then code; the attack is the last one carrying the pair."""
-    if N.bit_length() + L <= MAX_PACKED_BITS:  # (sample, code) fits one int64 key
-        if valid is None:
-            keys = (codes.reshape(N, m) | (np.arange(N, dtype=np.int64) << L)[:, None]).reshape(-1)
-            js = np.tile(np.arange(m, dtype=np.int32), N)
-        else:
-            idx = np.flatnonzero(valid)
-            keys = codes[idx] | ((idx // m) << L)
-            js = (idx % m).astype(np.int32)
-        if (N << L) <= min(PRESENCE_TABLE_MAX, PRESENCE_TABLE_PER_ROW * keys.size):
-            # dense table over (sample, code), sized from the rows present
-            table = np.full(N << L, -1, dtype=np.int32)
-            table[keys] = js
-            ukeys = np.flatnonzero(table >= 0)
-            ujs = table[ukeys].astype(np.int64)
-        else:
-            ukeys, first = np.unique(keys[::-1], return_index=True)
-            ujs = js[keys.size - 1 - first].astype(np.int64)
-        return ukeys >> L, ukeys & ((1 << L) - 1), ujs
-    idx = np.arange(N * m, dtype=np.int64) if valid is None else np.flatnonzero(valid)
-    c = codes if valid is None else codes[idx]
-    s = idx // m
-    order = np.lexsort((c, s))
-    ss, cs = s[order], c[order]
-    last = np.r_[(ss[1:] != ss[:-1]) | (cs[1:] != cs[:-1]), True]
-    pick = order[last]
-    return s[pick], c[pick], idx[pick] % m
+def _block_unique(codes, a, c, m, L, js, si, valid):
+    """Distinct (sample, code) pairs of one block of ``c`` samples starting at ``a``: sorted by
+    sample then code, with an attack carrying each."""
+    jb, sb = js[: c * m], si[: c * m]
+    if valid is not None:
+        codes, jb, sb = codes[valid], jb[valid], sb[valid]
+    if (c - 1).bit_length() + L > MAX_PACKED_BITS:  # (sample, code) does not fit one int64 key
+        order = np.lexsort((codes, sb))
+        ss, cs = sb[order], codes[order]
+        first = np.r_[True, (ss[1:] != ss[:-1]) | (cs[1:] != cs[:-1])]
+        return ss[first] + a, cs[first], jb[order[first]].astype(np.int64)
+    keys = (sb << L) | codes
+    if (1 << L) <= 4 * m:  # a dense table over (sample, code) of this block
+        table = np.full(c << L, -1, dtype=np.int32)
+        table[keys] = jb
+        ukeys = np.flatnonzero(table >= 0)
+        ujs = table[ukeys]
+    else:
+        ukeys, first = np.unique(keys, return_index=True)
+        ujs = jb[first]
+    return (ukeys >> L) + a, ukeys & ((1 << L) - 1), ujs.astype(np.int64)
 
 
-def prune_codes(view):
+def binary_rows(view, block_entries=1 << 20):
+    """One streamed pass over the stored tensor: 0/1 detection, packing and each sample's
+    distinct rows, in blocks of samples of about ``block_entries`` losses (no copy of the
+    tensor, no array of ``N * m`` entries).
+
+    Returns
+    -------
+    (samples, codes, attacks) int64 arrays sorted by sample then code, or None when some
+    valid loss is neither 0 nor ``max_loss`` (the pass stops at the first such block).
+    """
+    F = np.asarray(view.losses)
+    L, N, m = (int(s) for s in F.shape)
+    hi = float(view.max_loss)
+    mask = view.mask_numpy
+    step = max(1, min(N, block_entries // max(1, L * m)))
+    js = np.tile(np.arange(m, dtype=np.int32), step)
+    si = np.repeat(np.arange(step, dtype=np.int64), m)
+    parts = []
+    for a in range(0, N, step):
+        b = min(N, a + step)
+        X = F[:, a:b]
+        if hi != 0 and np.count_nonzero(X == hi) + np.count_nonzero(X == 0) != X.size:
+            return None  # masked entries hold 0: only valid entries can fail
+        codes = pack_codes(LossBlock(X, hi))
+        valid = None if mask is None else mask[a:b].reshape(-1)
+        parts.append(_block_unique(np.asarray(codes, dtype=np.int64), a, b - a, m, L, js, si, valid))
+    return tuple(np.concatenate([p[k] for p in parts]).astype(np.int64, copy=False) for k in range(3))
+
+
+def prune_codes(view, rows=None):
     """Undominated distinct codes of each sample of a 0/1 game.
+
+    Parameters
+    ----------
+    view : GameView
+    rows : tuple, optional
+        :func:`binary_rows` of the view, when already computed.
 
     Returns
     -------
@@ -128,9 +177,11 @@ def prune_codes(view):
         The common non-zero loss value.
     """
     L, N, m = (int(s) for s in view.losses.shape)
-    codes = pack_codes(view)
-    valid = view.mask_numpy
-    ui, uc, ujs = _unique_per_sample(codes, N, m, L, None if valid is None else valid.reshape(-1))
+    if rows is None:
+        rows = binary_rows(view)
+        if rows is None:
+            raise ValueError("prune_codes needs a 0/1 game (every valid loss 0 or one common value)")
+    ui, uc, ujs = rows
     counts = np.bincount(ui, minlength=N)
     S = int(counts.max())
     if (N << L) <= PRESENCE_TABLE_MAX and 2 * L * (N << L) < N * S * S:

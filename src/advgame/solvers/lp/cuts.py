@@ -1,0 +1,285 @@
+r"""Constraint generation with aggregated cuts: a small master LP for large real-valued games.
+
+The defender's problem :math:`\min_{\lambda \in \Delta_L} R(\lambda)`,
+:math:`R(\lambda) = \sum_i w_i \max_j a_{ij}^\top \lambda` (MNE21, Sec. 4.2), is a convex
+piecewise-linear function of only :math:`L` variables.  Every pass over the tensor at
+weights :math:`\lambda_c` gives each sample's best response :math:`j_i^c`, and for any set
+:math:`T` of samples the function
+
+.. math::
+
+    \underline R(\lambda) = \sum_{i \in T} w_i \max_{j \in S_i} a_{ij}^\top \lambda
+    + \max_c\, g_c^\top \lambda,
+    \qquad g_c = \sum_{i \notin T} w_i\, a_{i j_i^c},
+
+is below :math:`R` (each term picks one row of each sample's maximum).  Its minimum over
+the simplex is a small LP: one column per sample of :math:`T`, one dense row per cut,
+instead of one column per sample.  Samples whose best response keeps changing between
+passes (those at a kink of :math:`R` near the optimum: at most about :math:`L` of them at
+a vertex) are moved into :math:`T` with the rows they have played; the others stay
+aggregated.  The LP's multipliers are an adversary of the full game (the cut multipliers
+:math:`\mu_c` sum to one and mix the best responses :math:`j_i^c`), so the master value is a
+certified lower bound and the driver certifies the pair on the game as always.  A box
+around the best weights so far (grown after progress, shrunk otherwise) keeps the
+iterates from jumping across the simplex (a trust-region bundle method).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...result import OPTIMAL, OPTIMAL_INACCURATE, SOLVER_ERROR, TIME_LIMIT
+from .highs import clean_weights
+
+__all__ = ["solve_cuts"]
+
+
+class _Master:
+    """The master LP in HiGHS: columns ``lambda`` (L), ``r`` (free, cost 1), then one free
+    ``t_i`` per disaggregated sample (cost ``w_i``); row 0 ``sum(lambda) = 1``."""
+
+    def __init__(self, L, scale, tol, time_limit):
+        import highspy
+
+        self.hs = highspy
+        h = self.h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("primal_feasibility_tolerance", float(tol))
+        h.setOptionValue("dual_feasibility_tolerance", float(tol))
+        if time_limit is not None:
+            h.setOptionValue("time_limit", max(1e-3, float(time_limit)))
+        inf = highspy.kHighsInf
+        self.L, self.scale = L, float(scale)
+        h.addVars(L + 1, np.r_[np.zeros(L), -inf], np.full(L + 1, inf))
+        h.changeColCost(L, 1.0)
+        h.addRow(1.0, 1.0, L, np.arange(L, dtype=np.int32), np.ones(L))
+        self.n_rows = 1
+        self.n_cols = L + 1
+        self.cut_rows = []  # HiGHS row index of each cut
+        self.sample_rows = []  # (row index, sample, attack)
+
+    def add_cut(self, g):
+        L = self.L
+        idx = np.r_[np.arange(L), L].astype(np.int32)
+        self.h.addRow(-self.hs.kHighsInf, 0.0, L + 1, idx, np.r_[self.scale * g, -1.0])
+        self.cut_rows.append(self.n_rows)
+        self.n_rows += 1
+
+    def set_cut(self, c, g):
+        r = self.cut_rows[c]
+        for k in range(self.L):
+            self.h.changeCoeff(r, k, float(self.scale * g[k]))
+
+    def add_sample(self, weight):
+        self.h.addVar(-self.hs.kHighsInf, self.hs.kHighsInf)
+        self.h.changeColCost(self.n_cols, float(weight))
+        self.n_cols += 1
+        return self.n_cols - 1
+
+    def add_rows(self, rows, cols, samples, attacks):
+        R, L = rows.shape
+        if R == 0:
+            return
+        starts = np.arange(R, dtype=np.int32) * (L + 1)
+        index = np.empty((R, L + 1), dtype=np.int32)
+        index[:, :L] = np.arange(L)
+        index[:, L] = cols
+        value = np.empty((R, L + 1))
+        value[:, :L] = self.scale * rows
+        value[:, L] = -1.0
+        inf = self.hs.kHighsInf
+        self.h.addRows(R, np.full(R, -inf), np.zeros(R), R * (L + 1), starts, index.reshape(-1), value.reshape(-1))
+        first = self.n_rows
+        self.sample_rows.extend(zip(range(first, first + R), samples.tolist(), attacks.tolist()))
+        self.n_rows += R
+
+    def set_box(self, lo, hi):
+        self.h.changeColsBounds(self.L, np.arange(self.L, dtype=np.int32), lo, hi)
+
+    def solve(self):
+        """``(ok, words, lambda, model value, row multipliers y >= 0)``."""
+        self.h.run()
+        status = self.h.getModelStatus()
+        words = self.h.modelStatusToString(status)
+        if status != self.hs.HighsModelStatus.kOptimal:
+            return False, words, None, None, None
+        sol = self.h.getSolution()
+        x = np.asarray(sol.col_value)
+        y = np.clip(-np.asarray(sol.row_dual), 0.0, None)
+        return True, words, x[: self.L], self.h.getInfo().objective_function_value / self.scale, y
+
+
+def solve_cuts(view, w, active, tol, max_iter, left, scale, start, move_cap=None, use_box=True, fast_search=True, all_rows=False):
+    """Aggregated-cut constraint generation (see the module docstring).
+
+    Returns ``(lam or None, Q or None, status, message, nit, rows)``: candidate weights
+    and an (N, m) adversary for the driver to certify.
+    """
+    N, m, L = view.shape
+    cap = max(64, N // 20) if move_cap is None else move_cap
+    lp = _Master(L, scale, min(1e-9, tol / 10), left())
+    in_t = np.zeros(N, dtype=bool)
+    t_col = np.full(N, -1, dtype=np.int64)
+    played = set()  # (sample, attack) rows in the master
+    J = []  # best responses of each cut (int32 (N,))
+    G = []  # the cuts' aggregated rows (L,)
+    lam = np.asarray(start, dtype=np.float64)
+    # search with passes in the stored dtype (one BLAS call, no float64 conversion) while far
+    # from the optimum; float32 rounding (~1e-7) decides nothing once the gap is below `switch`
+    fast = fast_search and view.dtype != np.float64
+    switch = 1e-5 * max(1.0, view.bound)
+    all_i = np.arange(N)
+    y = None
+    center, R_center, j_center = None, np.inf, None
+    radius = 1.0
+    best = None
+    status, message = OPTIMAL_INACCURATE, f"aggregated-cut generation did not certify the gap in {max_iter} rounds"
+    nit = 0
+    for nit in range(1, max_iter + 1):
+        if left() is not None and left() <= 0:
+            status, message, nit = TIME_LIMIT, f"time limit reached after {nit - 1} rounds", nit - 1
+            break
+        if fast:  # best responses from a pass in the stored dtype; R of those rows in float64
+            _, _, jstar = view.risk_and_best_response(view.check_weights(lam))
+            jstar = np.asarray(jstar, dtype=np.int64)
+            R = float(w @ (view.rows(all_i, jstar) @ lam))  # <= R(lam): only a search value
+        else:
+            R, _, jstar = view.risk_and_best_response_float64(lam)
+        jstar = jstar.astype(np.int32)
+        # samples whose best response moved away from the center's: disaggregate them (when few)
+        moved = np.zeros(N, dtype=bool) if j_center is None else active & ~in_t & (jstar != j_center)
+        if R < R_center:
+            if center is not None and use_box:  # progress: allow longer steps
+                radius = min(1.0, 2 * radius)
+            center, R_center, j_center = lam, R, jstar
+        elif use_box:
+            radius = max(radius / 4, 1e-6)
+        if 0 < moved.sum() <= cap:
+            mi = np.flatnonzero(moved)
+            in_t[mi] = True
+            cols = np.array([lp.add_sample(w[i]) for i in mi], dtype=np.int64)
+            t_col[mi] = cols
+            for c in range(len(G)):
+                G[c] = G[c] - w[mi] @ view.rows(mi, J[c][mi])
+                lp.set_cut(c, G[c])
+            # the rows the last master mixed (cuts with a multiplier) keep its model as tight
+            used = range(len(J)) if y is None or all_rows else [c for c in range(len(J)) if y[lp.cut_rows[c]] > 0]
+            cand = [np.stack([mi, J[c][mi]]) for c in used] + [np.stack([mi, jstar[mi]])]
+            pairs = np.unique(np.concatenate(cand, axis=1), axis=1)
+            _add_pairs(lp, view, pairs, t_col, played)
+        # rows of disaggregated samples that their best response is missing
+        ti = np.flatnonzero(in_t)
+        if ti.size:
+            pairs = np.stack([ti, jstar[ti]])
+            _add_pairs(lp, view, pairs, t_col, played)
+        comp = np.flatnonzero(active & ~in_t)
+        g = w[comp] @ view.rows(comp, jstar[comp]) if comp.size else np.zeros(L)
+        G.append(g)
+        J.append(jstar)
+        lp.add_cut(g)
+        if left() is not None:
+            lp.h.setOptionValue("time_limit", max(1e-3, float(left())))
+        boxed = use_box and radius < 1.0
+        lo = np.clip(center - radius, 0, None) if boxed else np.zeros(L)
+        hi = np.clip(center + radius, None, 1.0) if boxed else np.full(L, np.inf)
+        lp.set_box(lo, hi)
+        ok, words, lam_new, v, y = lp.solve()
+        if ok and boxed and _binding(lam_new, lo, hi) and v >= R_center - tol:
+            # the center minimizes the model inside the box, hence everywhere (convexity):
+            # re-solve without the box for multipliers free of box terms
+            lp.set_box(np.zeros(L), np.full(L, np.inf))
+            ok, words, lam_new, v, y = lp.solve()
+            boxed = False
+        if not ok:
+            status = TIME_LIMIT if "time" in words.lower() else SOLVER_ERROR
+            message = f"HiGHS: {words} (round {nit})"
+            break
+        if not (boxed and _binding(lam_new, lo, hi)):
+            # the master's minimum (the box does not bind): its value is a lower bound and
+            # its multipliers an adversary of the game: certify the center
+            Dk = _adversary_losses(lp, y, G, view)
+            gap = R_center - float(Dk.min())
+            if best is None or gap < best[0]:
+                best = (gap, center, y.copy(), len(G))
+            if fast and gap <= switch:  # near the optimum: exact float64 passes from now on
+                fast = False
+                lam = center  # re-evaluated exactly by the next pass
+                center, R_center, j_center = None, np.inf, None
+                best = None
+                continue
+            if gap <= tol:
+                status = OPTIMAL
+                message = (f"aggregated-cut generation certified the gap in {nit} rounds ({len(G)} cuts, "
+                           f"{int(in_t.sum())} disaggregated samples, {len(played)} rows)")
+                break
+        lam = clean_weights(lam_new)
+    if best is None:
+        return None, None, status, message, nit, lp.n_rows
+    _, lam_b, y_b, n_cuts = best
+    Q = _adversary(view, lp, y_b, J[:n_cuts], in_t, active, w, lam_b)
+    return lam_b, Q, status, message, nit, lp.n_rows
+
+
+def _binding(lam, lo, hi, eps=1e-12):
+    """True when a box bound (one tighter than the simplex's own) is active at ``lam``."""
+    return bool(np.any((lo > 0) & (lam <= lo + eps)) or np.any((hi < 1) & (lam >= hi - eps)))
+
+
+def _add_pairs(lp, view, pairs, t_col, played):
+    """Add the rows ``(sample, attack)`` of ``pairs`` (2, R) not already in the master."""
+    new = [k for k, (i, j) in enumerate(zip(pairs[0].tolist(), pairs[1].tolist())) if (i, j) not in played]
+    if not new:
+        return
+    ii, jj = pairs[0][new].astype(np.int64), pairs[1][new].astype(np.int64)
+    played.update(zip(ii.tolist(), jj.tolist()))
+    lp.add_rows(view.rows(ii, jj), t_col[ii], ii, jj)
+
+
+def _adversary_losses(lp, y, G, view):
+    """``(L,)`` losses of the master's adversary: sample rows and cuts mixed by their
+    multipliers (the master's dual; its minimum is the master's value)."""
+    Dk = np.zeros(lp.L)
+    for c, r in enumerate(lp.cut_rows):
+        if y[r] > 0:
+            Dk += y[r] * G[c]
+    if lp.sample_rows:
+        rr = np.array([r for r, _, _ in lp.sample_rows])
+        ii = np.array([i for _, i, _ in lp.sample_rows])
+        jj = np.array([j for _, _, j in lp.sample_rows])
+        yy = y[rr]
+        nz = yy > 0
+        if nz.any():
+            Dk += yy[nz] @ view.rows(ii[nz], jj[nz])
+    return Dk
+
+
+def _adversary(view, lp, y, J, in_t, active, w, lam):
+    """Dense float64 (N, m) adversary from the master's multipliers: disaggregated samples
+    from their rows' multipliers, the others mix the cuts' best responses by the cut
+    multipliers; samples without multiplier mass play their best response to ``lam``."""
+    N, m, _ = view.shape
+    idx, val = [], []
+    comp = np.flatnonzero(active & ~in_t)
+    mu = np.array([y[r] for r in lp.cut_rows[: len(J)]])
+    tot = mu.sum()
+    if comp.size and tot > 0:
+        for c in np.flatnonzero(mu > 0):
+            idx.append(comp * m + J[c][comp])
+            val.append(np.full(comp.size, mu[c] / tot))
+    if lp.sample_rows:
+        rr = np.array([r for r, _, _ in lp.sample_rows])
+        ii = np.array([i for _, i, _ in lp.sample_rows], dtype=np.int64)
+        jj = np.array([j for _, _, j in lp.sample_rows], dtype=np.int64)
+        yy = y[rr]
+        mass = np.bincount(ii, weights=yy, minlength=N)
+        ok = mass[ii] > 0
+        idx.append(ii[ok] * m + jj[ok])
+        val.append(yy[ok] / mass[ii[ok]])
+    flat = np.concatenate(idx) if idx else np.zeros(0, np.int64)
+    Q = np.bincount(flat, weights=np.concatenate(val) if val else None, minlength=N * m).reshape(N, m)
+    lost = Q.sum(axis=1) <= 0
+    if lost.any():
+        _, _, jstar = view.risk_and_best_response_float64(lam)
+        li = np.flatnonzero(lost)
+        Q[li, jstar[li]] = 1.0
+    return Q
