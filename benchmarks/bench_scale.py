@@ -40,6 +40,8 @@ import time
 
 import numpy as np
 
+import _timing
+
 EPS, M, L, TEMPERATURE, SEED = 2.0, 1000, 10, 0.25, 0
 
 
@@ -90,31 +92,24 @@ def run_case(n, loss, full_lp):
     rss = _status_kb("VmRSS") / 1024
     lam = np.full(L, 1.0 / L)
     advgame.solve(advgame.examples.random_game(seed=0))  # imports (HiGHS) outside the timings
-    times = []
-    for _ in range(6):
-        t = time.perf_counter()
-        game.risk(lam)
-        times.append(time.perf_counter() - t)
-    one_pass = statistics.median(times[1:])
+    one_pass = _timing.median_time(lambda: game.risk(lam), repeat=5, warmup=1)
     _reset_peak()
     base = _status_kb("VmRSS") / 1024
     t = time.perf_counter()
     r = advgame.solve(game, method="lp")
     fresh = time.perf_counter() - t
     peak = _status_kb("VmHWM") / 1024 - base
-    fresh_times, warm_times = [fresh], []
+    fresh_times = [fresh]
     for _ in range(repeat - 1):
         g2 = advgame.Game(np.moveaxis(F, 0, 2), bound=1.0)
         t = time.perf_counter()
         advgame.solve(g2, method="lp")
         fresh_times.append(time.perf_counter() - t)
         del g2
-    fresh = statistics.median(fresh_times)
-    for _ in range(repeat):
-        t = time.perf_counter()
-        r2 = advgame.solve(game, method="lp")
-        warm_times.append(time.perf_counter() - t)
-    warm = statistics.median(warm_times)
+    fresh = statistics.median(fresh_times)  # single shots: each on a game built outside the timing
+    box = []
+    warm = _timing.median_time(lambda: box.append(advgame.solve(game, method="lp")), repeat=repeat, warmup=0)
+    r2 = box[-1]
     row = dict(N=n, loss=loss, pass_ms=one_pass * 1e3, fresh_s=fresh, warm_s=warm, fresh_x=fresh / one_pass,
                warm_x=warm / one_pass, rss_mb=rss, solve_peak_mb=peak, tensor_mb=tensor_mb,
                solve_peak_frac=peak / tensor_mb, status=r.status, gap=r.gap, value=r.value,

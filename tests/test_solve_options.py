@@ -90,7 +90,7 @@ def test_verbose_bar_also_from_the_solver_function(capsys):
 
 
 def test_verbose_lp_prints_one_summary_line(capsys):
-    res = advgame.solve(_game(), verbose=True)
+    res = advgame.solve(_game(), strategy="prune" if _game().is_binary else "full", verbose=True)
     out, err = capsys.readouterr()
     assert out == ""
     lines = err.strip().splitlines()
@@ -126,3 +126,17 @@ def test_results_identical_with_verbose(method, kw, capsys):
     assert np.array_equal(a.weights, b.weights) and np.array_equal(a.adversary, b.adversary)
     assert (a.value, a.lower_bound, a.gap, a.nit, a.status) == (b.value, b.lower_bound, b.gap, b.nit, b.status)
     assert a.history == b.history and a.info.get("gap_history") == b.info.get("gap_history")
+
+
+@pytest.mark.parametrize("strategy", ["cg", "cuts"])
+def test_verbose_lp_shows_a_bar_over_rounds(strategy, capsys):
+    game = advgame.examples.random_game(300, 50, 6, kind="real", seed=1)
+    quiet = advgame.solve(game, strategy=strategy)
+    capsys.readouterr()
+    res = advgame.solve(game, strategy=strategy, verbose=True)
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"solve(method='lp', strategy='{strategy}')" in err and "gap=" in err and "rows=" in err
+    assert f"{res.nit}/" in err  # the bar ends at the rounds run
+    assert err.strip().splitlines()[-1].startswith("solve(method='lp'): optimal")  # then the summary line
+    assert res.weights.tolist() == quiet.weights.tolist() and res.gap == quiet.gap and res.nit == quiet.nit

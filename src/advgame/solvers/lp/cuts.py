@@ -109,7 +109,8 @@ class _Master:
         return True, words, x[: self.L], self.h.getInfo().objective_function_value / self.scale, y
 
 
-def solve_cuts(view, w, active, tol, max_iter, left, scale, start, move_cap=None, use_box=True, fast_search=True, all_rows=False):
+def solve_cuts(view, w, active, tol, max_iter, left, scale, start, move_cap=None, use_box=True, fast_search=True,
+               all_rows=False, progress=None):
     """Aggregated-cut constraint generation (see the module docstring).
 
     Returns ``(lam or None, Q or None, status, message, nit, rows)``: candidate weights
@@ -199,6 +200,8 @@ def solve_cuts(view, w, active, tol, max_iter, left, scale, start, move_cap=None
             # its multipliers an adversary of the game: certify the center
             Dk = _adversary_losses(lp, y, G, view)
             gap = R_center - float(Dk.min())
+            if progress is not None:
+                progress(nit, gap, len(played))
             if best is None or gap < best[0]:
                 best = (gap, center, y.copy(), len(G))
             if fast and gap <= switch:  # near the optimum: exact float64 passes from now on

@@ -26,12 +26,13 @@ import warnings
 
 import numpy as np
 
-from ..._validation import check_choice, check_int, check_real, check_simplex
+from ..._validation import check_bool, check_choice, check_int, check_real, check_simplex
 from ...result import OPTIMAL, OPTIMAL_INACCURATE, TIME_LIMIT, Result, SolverWarning
 from .cvxpy_lp import installed_solvers, solve_cvxpy
 from .highs import adversary_from_duals, lp_scale, solve_merged, solve_rows
 from .cuts import solve_cuts
 from .pruning import MAX_PACKED_BITS, binary_rows, merge_samples, prune_codes
+from ..driver import progress_bar
 
 __all__ = ["solve_lp", "STRATEGIES", "SOLVERS"]
 
@@ -100,7 +101,7 @@ def _reduce_binary(view, w, active):
 
 
 def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, time_limit=None,
-             cvxpy_solver=None, init=None, max_rounds=None):
+             cvxpy_solver=None, init=None, max_rounds=None, verbose=False):
     r"""Solve the empirical game exactly: optimal weights, optimal adversary, certificate.
 
     Parameters
@@ -140,6 +141,10 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
         by the pruned 0/1 path).
     max_rounds : int, optional
         Deprecated alias of ``max_iter``.
+    verbose : bool
+        A progress bar on stderr over the rounds of ``"cg"`` and ``"cuts"`` (the certified
+        gap of each round's weights, the LP's rows); the pruned and full LPs are one
+        solve each. The result is the same either way.
 
     Returns
     -------
@@ -155,6 +160,7 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
     """
     t0 = time.perf_counter()
     gview = game.view()
+    verbose = check_bool("verbose", verbose)
     tol, max_iter, time_limit, cvxpy_solver, init = _check_options(
         gview, solver, strategy, tol, max_iter, max_rounds, time_limit, cvxpy_solver, init)
     view = gview.to_numpy()
@@ -204,12 +210,24 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
                 strategy = "cuts" if rows_total >= AUTO_CUTS_ROWS else "cg"
             info["strategy"] = strategy
             tl = time.perf_counter()
-            if strategy == "cuts":
-                lam, Q, status, message, nit, n_rows = solve_cuts(
-                    view, w, active, tol, CUTS_MAX_ITER if max_iter is None else max_iter, left, scale, start)
-            else:
-                lam, Q, status, message, nit, n_rows = solve_rows(
-                    view, w, active, strategy, tol, 100 if max_iter is None else max_iter, left, scale, start)
+            rounds = (CUTS_MAX_ITER if strategy == "cuts" else 100) if max_iter is None else max_iter
+            bar = progress = None
+            if verbose and strategy != "full":  # a tick per round: the certified gap of its weights, the rows
+                bar = progress_bar(rounds, f"solve(method='lp', strategy={strategy!r})")
+
+                def progress(rnd, gap, n_rows):
+                    bar.n = rnd
+                    bar.set_postfix_str(f"gap={max(gap, 0.0):.3e}, rows={n_rows}")
+            try:
+                if strategy == "cuts":
+                    lam, Q, status, message, nit, n_rows = solve_cuts(view, w, active, tol, rounds, left, scale, start,
+                                                                      progress=progress)
+                else:
+                    lam, Q, status, message, nit, n_rows = solve_rows(view, w, active, strategy, tol, rounds, left,
+                                                                      scale, start, progress=progress)
+            finally:
+                if bar is not None:
+                    bar.close()
             info.update(rows=int(n_rows), lp_time=time.perf_counter() - tl)
     if lam is None:  # no LP solution: the starting weights and their best response
         lam = start

@@ -222,7 +222,7 @@ def _certificate_on_rows(view, lam, ii, rows, y, w):
     return R, Dk, mx, jstar
 
 
-def solve_rows(view, w, active, strategy, tol, max_iter, left, scale, start):
+def solve_rows(view, w, active, strategy, tol, max_iter, left, scale, start, progress=None):
     """Constraint generation (``strategy="cg"``, from the best responses to ``start``) or the
     full LP (``"full"``).  Returns ``(lam or None, Q or None, status, message, nit, rows)``."""
     N, m, L = view.shape
@@ -271,6 +271,8 @@ def solve_rows(view, w, active, strategy, tol, max_iter, left, scale, start):
         lam = clean_weights(lam)
         value, Dk, mx, jstar = _certificate_on_rows(view, lam, ii, rows, y, w)
         gap = value - float(Dk.min())
+        if progress is not None:
+            progress(rnd, gap, lp.n_rows)
         if best is None or gap < best[0]:
             best = (gap, lam, ii, jj, y)
         if gap <= tol:
