@@ -167,9 +167,18 @@ def candidate_losses(
 
     Examples
     --------
-    >>> losses = candidate_losses(models, x, y, [PGD(eps=8/255, steps=20)])  # doctest: +SKIP
-    >>> res = advgame.solve(advgame.Game(losses))  # doctest: +SKIP
-    >>> res.weights, res.value, res.gap  # doctest: +SKIP
+    >>> import torch, advgame
+    >>> from advgame.torch import PGD
+    >>> from advgame.torch.models import SmallMLP
+    >>> _ = torch.manual_seed(0)
+    >>> models = [SmallMLP(4, 3, hidden=8) for _ in range(2)]
+    >>> x, y = torch.rand(16, 4), torch.randint(0, 3, (16,))
+    >>> losses = candidate_losses(models, x, y, [PGD(eps=0.1, steps=5)])
+    >>> tuple(losses.shape)  # (N samples, m candidate attacks, L members)
+    (16, 4, 2)
+    >>> res = advgame.solve(advgame.Game(losses))
+    >>> res.status, res.gap
+    ('optimal', 0.0)
     """
     members, weights = _members_and_weights(models, weights)
     L = len(members)

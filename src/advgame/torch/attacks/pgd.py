@@ -72,8 +72,16 @@ class PGD(Attack):
 
     Examples
     --------
-    >>> attack = PGD(mixture, eps=8/255, alpha=2/255, steps=100, restarts=3)  # doctest: +SKIP
-    >>> x_adv = attack(x, y)  # doctest: +SKIP
+    >>> import torch
+    >>> from advgame.torch import Mixture
+    >>> from advgame.torch.models import SmallMLP
+    >>> _ = torch.manual_seed(0)
+    >>> mixture = Mixture([SmallMLP(4, 3, hidden=8) for _ in range(2)])
+    >>> x, y = torch.rand(16, 4), torch.randint(0, 3, (16,))
+    >>> attack = PGD(mixture, eps=0.1, alpha=0.02, steps=10, restarts=2, seed=0)
+    >>> x_adv = attack(x, y)
+    >>> bool(((x_adv - x).abs() <= 0.1 + 1e-6).all()), tuple(x_adv.shape)
+    (True, (16, 4))
     """
 
     name = "pgd"
