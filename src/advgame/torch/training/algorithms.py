@@ -42,23 +42,21 @@ def member_step(member, trained, optimizer, x_adv, y, x=None, loss="at", beta=6.
     running statistics nor depends on the batch's other examples).  It is put back in
     eval mode afterwards, the mode in which mixtures are scored.
     """
-    member.train()
-    try:
-        fn = trades_loss if loss == "trades" else at_loss
-        value = fn(trained, x_adv, y, x, beta)
-        optimizer.zero_grad(set_to_none=True)
-        value.backward()
-        optimizer.step()
-    finally:
-        member.eval()
-    return float(value.detach())
+    fn = trades_loss if loss == "trades" else at_loss
+    return _sgd_step(member, optimizer, lambda: fn(trained, x_adv, y, x, beta))
 
 
 def natural_step(member, trained, optimizer, x, y):
     """One SGD step of cross-entropy training (BAT's "naturally train h_i on D~")."""
+    return _sgd_step(member, optimizer, lambda: F.cross_entropy(trained(x), y))
+
+
+def _sgd_step(member, optimizer, objective):
+    """One optimizer step on ``objective()`` with ``member`` in train mode, back in eval
+    mode afterwards (also when the step raises); returns the loss as a float."""
     member.train()
     try:
-        value = F.cross_entropy(trained(x), y)
+        value = objective()
         optimizer.zero_grad(set_to_none=True)
         value.backward()
         optimizer.step()
