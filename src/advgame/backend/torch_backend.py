@@ -243,6 +243,17 @@ class TorchBackend:
     def is_host_float64(self, x) -> bool:
         return x.dtype == self.torch.float64 and x.device.type == "cpu"
 
+    def exp_shift_rows_(self, x, clamp):
+        if x.device.type == "cpu" and not x.requires_grad:
+            # numpy's vectorized exp is about twice as fast as torch's on CPU (float32 and
+            # float64, one thread); the array shares the tensor's memory
+            return self.torch.from_numpy(NumpyBackend.exp_shift_rows_(x.numpy(), clamp))
+        mx = self.torch.amax(x, dim=1)
+        x -= mx[:, None]
+        x.clamp_(min=clamp)
+        x.exp_()
+        return mx
+
 
 for _name, _fn in vars(TorchBackend).items():
     if callable(_fn) and not _name.startswith("_") and _fn.__doc__ is None and hasattr(NumpyBackend, _name):
