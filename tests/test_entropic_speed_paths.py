@@ -91,12 +91,22 @@ def test_numpy_and_torch_take_the_same_iterates():
     np.testing.assert_allclose(np.asarray(a.weights), b.weights.numpy(), atol=1e-10)
 
 
+@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
+def torch_threads(request):
+    # one torch thread: the numpy kernels on the tensor's memory; more: torch's own
+    old = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(old)
+
+
 @pytest.mark.parametrize("lib", ["numpy", "torch"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_exp_shift_rows(lib, dtype):
+def test_exp_shift_rows(lib, dtype, torch_threads):
     rng = np.random.default_rng(3)
     x = rng.normal(scale=300.0, size=(7, 50)).astype(dtype)
     x[2] = 5.0  # a constant row
+    x[4, :3] = [-1e30, 7.0, 6.0]  # far below the clamp
     clamp = -80.0
     expected_mx = x.max(axis=1)
     expected = np.exp(np.maximum(x.astype(float) - expected_mx[:, None], clamp))
@@ -115,8 +125,14 @@ def test_exp_shift_rows(lib, dtype):
     assert np.all(y[2] == 1.0) and y.min() == pytest.approx(math.exp(clamp), rel=tol)
 
 
-def test_exp_shift_rows_without_clipping_needed():
+@pytest.mark.parametrize("lib", ["numpy", "torch"])
+def test_exp_shift_rows_without_clipping_needed(lib, torch_threads):
     x = np.array([[0.0, -1.0, -2.0], [3.0, 3.0, 1.0]])
-    mx = NumpyBackend().exp_shift_rows_(x, -700.0)
+    if lib == "torch":
+        from advgame.backend.torch_backend import TorchBackend
+        t = torch.from_numpy(x)
+        mx = TorchBackend().exp_shift_rows_(t, -700.0).numpy()
+    else:
+        mx = NumpyBackend().exp_shift_rows_(x, -700.0)
     np.testing.assert_array_equal(mx, [0.0, 3.0])
     np.testing.assert_allclose(x, np.exp([[0.0, -1.0, -2.0], [0.0, 0.0, -2.0]]), rtol=1e-15)

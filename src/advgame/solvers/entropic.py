@@ -80,7 +80,7 @@ class _Entropic:
         F = view.losses
         self.F2 = F.reshape(L, -1)
         self.N, self.m, self.L = N, m, L
-        self.buf = nx.zeros((N, m), type_as=F)
+        self.buf = None  # (N, m), made by the first full-size pass (the final soft adversary)
         # samples per cache-sized block on a CPU; one block on an accelerator (one kernel
         # per step rather than one per block and step)
         rows = max(1, min(N, _BLOCK // max(m, 1))) if str(nx.device(F)) == "cpu" else max(N, 1)
@@ -110,7 +110,10 @@ class _Entropic:
         1e-304 (float64) / 1e-34 (float32) relative to the row's largest term, and
         ``exp`` is an order of magnitude slower where it underflows.
         """
-        nx, buf = self.nx, self.buf
+        nx = self.nx
+        if self.buf is None:
+            self.buf = nx.zeros((self.N, self.m), type_as=self.F2)
+        buf = self.buf
         s = s_raw.reshape(self.N, self.m)
         # (in-place ops: numpy's broadcasting subtract with out= is 2-4x slower than -=)
         if self.neg is not None:
