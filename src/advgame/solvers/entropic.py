@@ -209,11 +209,12 @@ class EntropicState(SolverState):
     """:class:`~advgame.solvers.driver.SolverState` of FISTA on :math:`F_\\alpha`.
 
     ``weights`` is FISTA's point :math:`x_k`; the gradient is taken at the extrapolated
-    point ``y`` (scores ``sy``, formed from ``sy_combo = (c1, s1, c2, s2)`` as ``c1 s1 + c2 s2``
-    from the cached scores ``sx`` of :math:`x_k` and of :math:`x_{k-1}`), whose soft adversary gives ``lower_bound``; ``Lk`` is
-    the Lipschitz estimate, ``t`` the momentum parameter, ``fx`` / ``fy`` the values
-    of :math:`F_\\alpha`, ``best_y`` the extrapolated point with the highest
-    :math:`D(Q)`, ``best_f`` :math:`F_\\alpha` at ``best_weights``."""
+    point ``y`` (scores ``sy``, formed from ``sy_combo = (c1, s1, c2, s2)`` as
+    ``c1 s1 + c2 s2``: the cached scores ``sx`` of :math:`x_k` and those of
+    :math:`x_{k-1}`), whose soft adversary gives ``lower_bound``; ``Lk`` is the
+    Lipschitz estimate, ``t`` the momentum parameter, ``fx`` / ``fy`` the values of
+    :math:`F_\\alpha`, ``best_y`` the extrapolated point with the highest :math:`D(Q)`,
+    ``best_f`` :math:`F_\\alpha` at ``best_weights``."""
 
     y: Any = None
     sy: Any = None
