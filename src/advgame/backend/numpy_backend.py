@@ -270,6 +270,24 @@ class NumpyBackend:
         """True when ``x`` is already a float64 array in host memory (no conversion needed)."""
         return x.dtype == np.float64
 
+    @staticmethod
+    def exp_shift_rows_(x, clamp):
+        """In place on a 2-D ``x``: ``x <- exp(max(x - rowmax, clamp))``; returns the
+        row maxima (shape ``(rows,)``).
+
+        The step of a row-wise log-sum-exp / softmax: afterwards ``log(x.sum(1)) +
+        rowmax`` is the row's log-sum-exp.  Arguments below ``clamp`` (a negative
+        number) are raised to it before ``exp``, where ``exp`` underflows and is an
+        order of magnitude slower; the clip pass is skipped when no entry lies below
+        ``clamp``.  A row whose maximum is ``-inf`` gives ``nan`` entries.
+        """
+        mx = np.max(x, axis=1)
+        x -= mx[:, None]
+        if x.size and np.min(x) < clamp:
+            np.maximum(x, clamp, out=x)
+        np.exp(x, out=x)
+        return mx
+
 
 NumpyBackend.device.__doc__ = "The device of ``x`` (``\"cpu\"`` for numpy, a ``torch.device`` for tensors)."
 NumpyBackend.dtype_name.__doc__ = "The dtype's name without the library prefix (``\"float32\"``)."

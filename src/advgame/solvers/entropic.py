@@ -41,7 +41,8 @@ tangent space :math:`\mathrm{Var}(a^\top d) \le M^2\|d\|_1^2/4 \le M^2 L\|d\|_2^
 the step-size-increase rule of Scheinberg, Goldfarb & Bai (2014), and the function-value
 restart of O'Donoghue & Candès (2015).  Scores are linear in :math:`\lambda`, so the
 extrapolated point's scores are a combination of two cached score vectors: one
-forward and one backward pass over the tensor per iteration.
+forward and one backward pass over the tensor per iteration (plus one forward pass per
+backtracking step), each fused with the log-sum-exp over cache-sized blocks of samples.
 
 The loop is the shared driver's (:mod:`advgame.solvers.driver`): the gradient at the
 extrapolated point (whose soft adversary gives the lower bound), the stopping rule,
@@ -62,6 +63,10 @@ from .driver import (SampleSum, SolverState, certificate64, check_run_options, f
 
 __all__ = ["solve_entropic", "entropic_objective", "EntropicMethod", "EntropicState"]
 
+# entries (samples x attacks) per block of the fused pass: 1 MiB of float64 scores,
+# which stays in a core's L2 cache across the max / exp / sum / gradient steps
+_BLOCK = 131072
+
 
 class _Entropic:
     """Buffers and passes for :math:`F_\\alpha` on one game (``alpha``: the temperature)."""
@@ -75,7 +80,12 @@ class _Entropic:
         F = view.losses
         self.F2 = F.reshape(L, -1)
         self.N, self.m, self.L = N, m, L
-        self.buf = nx.zeros((N, m), type_as=F)
+        self.buf = None  # (N, m), made by the first full-size pass (the final soft adversary)
+        # samples per cache-sized block on a CPU; one block on an accelerator (one kernel
+        # per step rather than one per block and step)
+        rows = max(1, min(N, _BLOCK // max(m, 1))) if str(nx.device(F)) == "cpu" else max(N, 1)
+        self.blocks = [(i, min(i + rows, N)) for i in range(0, N, rows)]
+        self.blk = nx.zeros((rows, m), type_as=F)
         self.w = w = view.sample_weights
         self.neg = view.neg
         self.log_m = nx.log(view.n_valid) if view.n_valid is not None else math.log(m)
@@ -100,7 +110,10 @@ class _Entropic:
         1e-304 (float64) / 1e-34 (float32) relative to the row's largest term, and
         ``exp`` is an order of magnitude slower where it underflows.
         """
-        nx, buf = self.nx, self.buf
+        nx = self.nx
+        if self.buf is None:
+            self.buf = nx.zeros((self.N, self.m), type_as=self.F2)
+        buf = self.buf
         s = s_raw.reshape(self.N, self.m)
         # (in-place ops: numpy's broadcasting subtract with out= is 2-4x slower than -=)
         if self.neg is not None:
@@ -128,18 +141,66 @@ class _Entropic:
         ``g`` is the gradient of F_alpha, i.e. the per-classifier losses under the soft
         adversary; every sum over samples goes through ``reduce`` (data parallel).
         """
-        nx, a, buf = self.nx, self.alpha, self.buf
-        mx = self._exp_shifted(s_raw)
-        z = nx.sum(buf, axis=1)
-        fi = a * (mx + nx.log(z) - self.log_m)
+        return self.fused(source=s_raw, grad=grad)
+
+    def fused(self, lam=None, out=None, combo=None, source=None, grad=False):
+        """``(F_alpha, R, g or None)`` in one pass over the samples, block by block.
+
+        The scores of each block of samples come from one of: ``lam`` (computed as
+        ``(lam / alpha) @ F`` and stored in ``out``), ``combo = (c1, s1, c2, s2)``
+        (``c1 s1 + c2 s2``, stored in ``out``: the scores of an extrapolated point, by
+        linearity) or ``source`` (given scores).  Max, exp, row sums and, with ``grad``,
+        the block's contribution to the gradient are computed while the block is in
+        cache, so the N*m scores are read from memory once (and the tensor once per
+        matrix-vector product) instead of once per elementwise pass.
+        """
+        nx, a, F2, m = self.nx, self.alpha, self.F2, self.m
+        mx_all = nx.zeros((self.N,), type_as=F2)
+        z_all = nx.zeros((self.N,), type_as=F2)
+        gk = None
+        if lam is not None:
+            lam = lam * (1.0 / a)
+        for i0, i1 in self.blocks:
+            r, lo, hi = i1 - i0, i0 * m, i1 * m
+            blk = self.blk[:r]
+            flat = blk.reshape(-1)
+            if lam is not None:
+                s = out[lo:hi]
+                nx.matmul(lam, F2[:, lo:hi], out=s)
+            elif combo is not None:
+                c1, s1, c2, s2 = combo
+                s = out[lo:hi]
+                s[...] = s1[lo:hi]
+                if c1 != 1.0:
+                    s *= c1
+                if c2 != 0.0:
+                    flat[...] = s2[lo:hi]
+                    flat *= c2
+                    s += flat
+            else:
+                s = source[lo:hi]
+            s = s.reshape(r, m)
+            if self.neg is not None:
+                nx.add(s, self.neg[i0:i1], out=blk)
+            else:
+                blk[...] = s
+            mx = nx.exp_shift_rows_(blk, self.clamp)
+            if self.neg is not None:
+                blk *= self.valid[i0:i1]
+            z = nx.sum(blk, axis=1)
+            mx_all[i0:i1] = mx
+            z_all[i0:i1] = z
+            if grad:
+                blk *= (self.w[i0:i1] / z)[:, None]
+                g = nx.float64(F2[:, lo:hi] @ flat)
+                gk = g if gk is None else gk + g
+        fi = a * (mx_all + nx.log(z_all) - self.log_m)
         f_local = nx.float64(fi) @ self.w64
-        R_local = a * (nx.float64(mx) @ self.w64)
+        R_local = a * (nx.float64(mx_all) @ self.w64)
         if not grad:
             v = self.reduce(nx.stack([f_local, R_local]))
             return nx.scalar(v[0]), nx.scalar(v[1]), None
-        buf *= (self.w / z)[:, None]
-        gk = self.F2 @ buf.reshape(-1)
-        v = self.reduce(nx.concatenate([nx.stack([f_local, R_local]), nx.float64(gk)]))
+        v = self.reduce(nx.concatenate([nx.stack([f_local, R_local]), gk]))
         return nx.scalar(v[0]), nx.scalar(v[1]), nx.astype(v[2:], self.F2)
 
 
@@ -148,14 +209,18 @@ class EntropicState(SolverState):
     """:class:`~advgame.solvers.driver.SolverState` of FISTA on :math:`F_\\alpha`.
 
     ``weights`` is FISTA's point :math:`x_k`; the gradient is taken at the extrapolated
-    point ``y`` (scores ``sy``), whose soft adversary gives ``lower_bound``; ``Lk`` is
-    the Lipschitz estimate, ``t`` the momentum parameter, ``fx`` / ``fy`` the values
-    of :math:`F_\\alpha`, ``best_y`` the extrapolated point with the highest
-    :math:`D(Q)`, ``best_f`` :math:`F_\\alpha` at ``best_weights``."""
+    point ``y`` (scores ``sy``, formed from ``sy_combo = (c1, s1, c2, s2)`` as
+    ``c1 s1 + c2 s2``: the cached scores ``sx`` of :math:`x_k` and those of
+    :math:`x_{k-1}`), whose soft adversary gives ``lower_bound``; ``Lk`` is the
+    Lipschitz estimate, ``t`` the momentum parameter, ``fx`` / ``fy`` the values of
+    :math:`F_\\alpha`, ``best_y`` the extrapolated point with the highest :math:`D(Q)`,
+    ``best_f`` :math:`F_\\alpha` at ``best_weights``."""
 
     y: Any = None
     sy: Any = None
     sn: Any = None
+    sx: Any = None
+    sy_combo: Any = None
     gy: Any = None
     fx: float = math.inf
     fy: float = math.inf
@@ -182,15 +247,18 @@ class EntropicMethod:
         self.cap = M * M * L / (4 * temperature)
 
     def init(self, weights) -> EntropicState:
-        ent = self.ent
-        sy = ent.scores(weights)  # scores of the extrapolated point y (y = x at the start)
-        fx, Rx, _ = ent.evaluate(sy)
-        return EntropicState(weights=weights, best_weights=weights, value=Rx, history=[Rx], y=weights, sy=sy,
-                             sn=self.nx.empty_like(sy), fx=fx, Lk=self.cap / 64, best_y=weights, best_f=fx,
-                             reg_history=[fx])
+        ent, nx = self.ent, self.nx
+        sx = nx.zeros((ent.N * ent.m,), type_as=ent.F2)
+        fx, Rx, _ = ent.fused(lam=weights, out=sx)
+        # y = x at the start: its scores are formed (copied) in the first evaluation
+        return EntropicState(weights=weights, best_weights=weights, value=Rx, history=[Rx], y=weights,
+                             sy=nx.empty_like(sx), sn=nx.empty_like(sx), sx=sx, sy_combo=(1.0, sx, 0.0, sx),
+                             fx=fx, Lk=self.cap / 64, best_y=weights, best_f=fx, reg_history=[fx])
 
     def evaluate(self, st: EntropicState) -> None:
-        st.fy, _, st.gy = self.ent.evaluate(st.sy, grad=True)
+        # the extrapolated point's scores c1 s(x_k) + c2 s(x_{k-1}) (linear in the point: no
+        # pass over the tensor for them), formed block by block inside the fused pass
+        st.fy, _, st.gy = self.ent.fused(combo=st.sy_combo, out=st.sy, grad=True)
         D = self.nx.scalar(self.nx.min(st.gy))
         if D > st.lower_bound:
             st.lower_bound, st.best_y = D, st.y
@@ -201,8 +269,7 @@ class EntropicMethod:
         y, gy, fy, Lk, sn = st.y, st.gy, st.fy, st.Lk, st.sn
         while True:
             xn = nx.proj_simplex(y - gy / Lk)
-            ent.scores(xn, out=sn)
-            fn, Rn, _ = ent.evaluate(sn)
+            fn, Rn, _ = ent.fused(lam=xn, out=sn)  # scores of xn into sn, F_alpha and R in one pass
             d = xn - y
             quad = fy + nx.scalar(d @ gy) + 0.5 * Lk * nx.scalar(d @ d)
             if fn <= quad + slack * max(1.0, abs(fy)) or Lk >= cap:
@@ -222,14 +289,11 @@ class EntropicMethod:
             t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * (L_next / Lk) * t * t))
             beta = (t - 1.0) / t_next
             t, Lk = t_next, L_next
-        # y = xn + beta (xn - x).  Its scores are linear in y; recomputing them with one
-        # matrix-vector product is faster than the three elementwise passes of
-        # sn + beta (sn - s(x)) (BLAS streams the tensor on all cores), and exact.
+        # y = xn + beta (xn - x), so s(y) = (1 + beta) s(xn) - beta s(x): the next
+        # evaluation forms it from the two cached score vectors
         st.y = xn + beta * (xn - st.weights)
-        if beta == 0.0:
-            st.sy[...] = sn
-        else:
-            ent.scores(st.y, out=st.sy)
+        st.sy_combo = (1.0 + beta, sn, -beta, st.sx)
+        st.sx, st.sn = sn, st.sx  # the old s(x) buffer is reused after the evaluation has read it
         st.weights, st.fx, st.t, st.Lk = xn, fn, t, Lk
 
 
