@@ -119,7 +119,7 @@ def _build_parser() -> argparse.ArgumentParser:
                         "Eq. 7 (default: lp)")
     s.add_argument("--max-iter", type=_POSITIVE_INT, dest="max_iter",
                    help="iteration limit (default: "
-                        f"{_DEFAULT_MAX_ITER['lp']} constraint-generation rounds for lp, "
+                        f"{_DEFAULT_MAX_ITER['lp']} constraint-generation rounds for lp (1000 for its 'cuts' strategy), "
                         f"{_DEFAULT_MAX_ITER['oracle']} for oracle, {_DEFAULT_MAX_ITER['entropic']} for entropic)")
     s.add_argument("--steps", type=_POSITIVE_INT, dest="steps", help=argparse.SUPPRESS)  # deprecated --max-iter
     s.add_argument("--temperature", type=_POSITIVE_REAL, dest="temperature",
