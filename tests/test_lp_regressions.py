@@ -257,3 +257,15 @@ def test_wrong_packing_cannot_look_certified(monkeypatch):
     assert res.status != "optimal"
     honest(g, res)
     assert res.gap > 0.1
+
+
+def test_default_tolerance_follows_the_losses_scale():
+    """A game of tiny losses is solved to the same optimum, not certified at once (review
+    finding: an absolute 1e-9 tolerance called any answer optimal below ~1e-9)."""
+    x = np.random.default_rng(2).random((40, 3, 20))
+    ref = advgame.solve(advgame.Game(x))
+    for scale in (1e-6, 1e-12):
+        res = advgame.solve(advgame.Game(x * scale))
+        assert res.status == "optimal"
+        assert res.value / scale == pytest.approx(ref.value, abs=1e-8)
+        assert res.gap <= 1e-9 * scale * x.max()

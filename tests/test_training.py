@@ -257,3 +257,10 @@ def test_algorithm2_weight_solvers_and_trades(overrides):
     assert not torch.equal(before, w)  # the weight steps moved the weights
     assert hist[-1]["gap"] is not None and hist[-1]["gap"] >= -1e-6
     assert all(r["loss"] is not None and r["loss"] > 0 for r in hist)
+
+
+def test_log_shows_the_learning_rate_each_epoch_trained_at(tmp_path):
+    """The ``lr`` column is read before the scheduler steps (review finding)."""
+    cfg = tiny_config(algo="at", models=1, epochs=2, milestones=(0.5,), gamma=0.1)
+    history = Trainer(cfg, tiny_data(), out=None).fit()
+    assert [row["lr"] for row in history] == pytest.approx([cfg.lr, cfg.lr * 0.1])

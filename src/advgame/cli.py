@@ -129,7 +129,7 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--step-size", type=_POSITIVE_REAL, dest="step_size",
                    help="oracle only: the step eta of MNE21 Alg. 1 (default: 2 / (M sqrt(L T)))")
     s.add_argument("--tol", type=_POSITIVE_REAL,
-                   help="certified duality gap to reach (default: lp 1e-9 * max(1, M); oracle and entropic: "
+                   help="certified duality gap to reach (default: lp 1e-9 times the largest loss; oracle and entropic: "
                         "none, run --max-iter iterations)")
     s.add_argument("--time-limit", type=_POSITIVE_REAL, dest="time_limit",
                    help="seconds before the solver stops (default: none)")
@@ -338,7 +338,7 @@ def _cmd_gaussians(args) -> int:
     print(format_table(res))
     print("determ. = best single classifier; random. = optimal mixture (exact LP); 'any clf >=' = the smallest")
     print("adversarial risk any classifier reaches on the training points; gap = certified duality gap as")
-    print("computed (results.json), shown clamped at 0 (rounding can make it -1e-16).")
+    print("computed (results.json); never below 0.")
     print(f"wrote {out / 'results.json'} and {', '.join(figures)} in {res['setup']['seconds']:.1f} s")
     return EXIT_OK
 

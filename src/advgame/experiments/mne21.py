@@ -454,8 +454,8 @@ def run_gaussians(eps=DEFAULT_EPS, n_samples=1000, n_classifiers=10, n_attacks=1
 def format_table(res) -> str:
     """The results of :func:`run_gaussians` as a fixed-width text table.
 
-    The ``gap`` column shows the certified duality gap as computed, clamped at 0 for
-    display only (rounding can make it -1e-16; ``res["gap"]`` keeps the raw value)."""
+    The ``gap`` column shows the certified duality gap (``res["gap"]``), clamped at 0 for
+    display (the solvers already report a difference below zero by rounding as 0)."""
     head = (f"{'eps':>5} {'determ. in':>10} {'determ. out':>11} {'random. in':>10} {'random. out':>11} "
             f"{'any clf >=':>10} {'gap':>9} {'LP s':>6}")
     lines = [head, "-" * len(head)]

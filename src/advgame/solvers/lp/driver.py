@@ -53,8 +53,8 @@ CUTS_MAX_ITER = 1000
 def _check_options(view, solver, strategy, tol, max_iter, max_rounds, time_limit, cvxpy_solver, init):
     check_choice("solver", solver, SOLVERS)
     check_choice("strategy", strategy, STRATEGIES)
-    if tol is None:
-        tol = 1e-9 * max(1.0, view.bound)
+    if tol is None:  # relative to the losses' scale: a game of tiny losses is not certified at once
+        tol = 1e-9 * (view.max_loss if view.max_loss > 0 else 1.0)
     else:
         try:
             tol = check_real("tol", tol, lo=0.0, lo_open=True)
@@ -123,8 +123,8 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
         with L <= 62 when it shrinks the LP (to at most 4096 rows, or by at least half),
         else ``"cuts"`` from 4 * 10^6 valid rows on and ``"cg"`` below.
     tol : float, optional
-        Certified duality gap to reach, finite and positive (default
-        ``1e-9 * max(1, M)``).
+        Certified duality gap to reach, finite and positive (default ``1e-9`` times the
+        largest loss of the game, so that the tolerance follows the losses' scale).
     max_iter : int, optional
         Constraint-generation rounds before giving up (status ``optimal_inaccurate``);
         default 100 (``"cuts"``: 1000, one cut per round).

@@ -257,18 +257,18 @@ class Trainer:
         done = 0
         while self.epoch < cfg.total_epochs and (max_epochs is None or done < max_epochs):
             t0 = time.perf_counter()
+            phase = self.epoch // cfg.epochs if cfg.algo == "bat" else None
+            lr = float(self.optimizers[phase or 0].param_groups[0]["lr"])  # the rate this epoch trains at
             if cfg.algo == "bat":
-                phase = self.epoch // cfg.epochs
                 losses = self._epoch_bat(phase, self.epoch)
             else:
-                phase = None
                 loader = self._bar(self._loader(self.data.train, self.epoch), f"epoch {self.epoch + 1}")
                 losses = self._epoch_mixture(loader)
             natural, robust = self.validate()
             row = {
                 "epoch": self.epoch + 1, "members": self.active(), "natural": natural, "robust": robust,
                 "weights": [float(w) for w in self.current_mixture().weights],
-                "gap": self.last_gap, "lr": float(self.optimizers[phase or 0].param_groups[0]["lr"]),
+                "gap": self.last_gap, "lr": lr,
                 "loss": float(sum(losses) / len(losses)) if losses else None,
             }
             self._end_of_epoch(robust)
