@@ -172,7 +172,7 @@ def test_gaussians_quick_has_its_own_default_folder(tmp_path):
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "results" / "gaussians-quick" / "results.json").exists()
     assert not (tmp_path / "results" / "gaussians").exists()
-    assert "clamped at 0" in out.stdout
+    assert "never below 0" in out.stdout
 
 
 def test_max_iter_is_the_lps_round_limit():
