@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._quiet import new_highs
+
 from ...result import OPTIMAL, OPTIMAL_INACCURATE, SOLVER_ERROR, TIME_LIMIT
 from .highs import clean_weights
 
@@ -42,8 +44,7 @@ class _Master:
         import highspy
 
         self.hs = highspy
-        h = self.h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = self.h = new_highs()  # silent: highspy >= 1.16 prints a banner when constructed
         h.setOptionValue("primal_feasibility_tolerance", float(tol))
         h.setOptionValue("dual_feasibility_tolerance", float(tol))
         if time_limit is not None:

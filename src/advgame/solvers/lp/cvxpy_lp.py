@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...result import OPTIMAL, SOLVER_ERROR
+from ._quiet import quiet_stdout_fd
 from .highs import adversary_from_duals, clean_weights
 
 __all__ = ["installed_solvers", "solve_cvxpy"]
@@ -49,7 +50,8 @@ def solve_cvxpy(view, w, active, cvxpy_solver):
     info = {"cvxpy_solver": cvxpy_solver}
     tc = time.perf_counter()
     try:
-        prob.solve(solver=cvxpy_solver)
+        with quiet_stdout_fd():  # cvxpy's HiGHS interface constructs highspy.Highs() (banner)
+            prob.solve(solver=cvxpy_solver)
     except cp.error.SolverError as e:
         return None, None, SOLVER_ERROR, f"cvxpy ({cvxpy_solver}): {e}", 1, info
     info.update(rows=int(ii.size), lp_time=time.perf_counter() - tc)

@@ -24,6 +24,8 @@ import time
 
 import numpy as np
 
+from ._quiet import new_highs
+
 from ...result import OPTIMAL, OPTIMAL_INACCURATE, SOLVER_ERROR, TIME_LIMIT
 
 __all__ = ["EpigraphLP", "lp_scale", "clean_weights", "adversary_from_duals", "solve_merged", "solve_rows"]
@@ -81,8 +83,7 @@ class EpigraphLP:
 
         self._highspy = highspy
         self.L, self.n, self.scale = L, int(w.size), float(scale)
-        h = self.h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = self.h = new_highs()  # silent: highspy >= 1.16 prints a banner when constructed
         self.set_tolerance(tol)
         if time_limit is not None:
             self.set_time_limit(time_limit)
