@@ -8,6 +8,7 @@ exact adversarial risk of a linear classifier.
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -350,3 +351,68 @@ def test_parse_norm():
     assert parse_norm(3.5) == 3.5
     with pytest.raises(TypeError):
         parse_norm(True)
+
+
+# --- class_separation (issue 20, item 3) ------------------------------------------------------
+
+from advgame.bounds import class_separation  # noqa: E402
+
+
+@pytest.mark.parametrize("norm,p", [("linf", np.inf), ("l2", 2), ("l1", 1)])
+def test_class_separation_matches_brute_force(norm, p):
+    rng = np.random.default_rng(3)
+    X = rng.random((40, 5))
+    y = rng.integers(0, 3, 40)
+    s = class_separation(X, y, 0.15, norm)
+    D = np.array([[np.linalg.norm(a - b, ord=p) for b in X] for a in X])
+    D[y[:, None] == y[None, :]] = np.inf
+    np.testing.assert_allclose(s.nearest_other, D.min(axis=1), rtol=1e-12)
+    assert s.min_distance == pytest.approx(D.min())
+    assert s.share_conflicting == pytest.approx(np.mean(D.min(axis=1) <= 0.3))
+    assert s.separated == (D.min() > 0.3)
+
+
+def test_class_separation_against_a_reference_set():
+    X = np.array([[0.0], [1.0]])
+    y = np.array([0, 1])
+    ref = (np.array([[0.1], [0.95], [5.0]]), np.array([1, 0, 1]))
+    s = class_separation(X, y, 0.1, "l2", reference=ref)
+    np.testing.assert_allclose(s.nearest_other, [0.1, 0.05])
+    assert s.share_conflicting == 1.0 and not s.separated
+    s = class_separation(X, y, 0.01, "l2", reference=ref)
+    assert s.share_conflicting == 0.0 and s.separated
+
+
+def test_class_separation_pairwise_bounds_are_the_binary_optimal_risks():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    y = rng.integers(0, 3, 60)
+    s = class_separation(X, y, 0.3, "l2", pairwise_bounds=True)
+    assert set(s.pairwise_risk) == {(0, 1), (0, 2), (1, 2)}
+    for (a, b), value in s.pairwise_risk.items():
+        sel = (y == a) | (y == b)
+        assert value == pytest.approx(optimal_adversarial_risk(X[sel], y[sel] == b, 0.3, norm=2).value)
+    assert s.risk_lower_bound == pytest.approx(
+        max(v * np.mean((y == a) | (y == b)) for (a, b), v in s.pairwise_risk.items()))
+    assert "optimal adversarial risk >=" in s.summary()
+    # separated classes: every pairwise risk is 0
+    far = class_separation(np.array([[0.0], [10.0], [20.0]]), [0, 1, 2], 1.0, pairwise_bounds=True)
+    assert far.risk_lower_bound == 0.0 and far.separated
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        (dict(X=np.zeros((3, 2)), y=[0, 1], eps=0.1), ValueError, "y must have shape (3,)"),
+        (dict(X=np.zeros((3, 2)), y=[0.5, 1, 2], eps=0.1), TypeError, "integer class labels"),
+        (dict(X=np.zeros((3, 2)), y=[0, 1, 2], eps=-1), ValueError, "eps"),
+        (dict(X=np.zeros(3), y=[0, 1, 2], eps=0.1), ValueError, "shape (N, d)"),
+        (dict(X=np.zeros((3, 2)), y=[0, 1, 2], eps=0.1, norm="l3"), ValueError, "norm"),
+        (dict(X=np.zeros((3, 2)), y=[0, 1, 2], eps=0.1, reference=np.zeros((3, 2))), TypeError, "reference"),
+        (dict(X=np.zeros((3, 2)), y=[0, 1, 2], eps=0.1, reference=(np.zeros((3, 3)), [0, 1, 2])),
+         ValueError, "dimension of X"),
+    ],
+)
+def test_class_separation_bad_input(kwargs, error, words):
+    with pytest.raises(error, match=re.escape(words)):
+        class_separation(**kwargs)
