@@ -66,6 +66,24 @@ def test_trades_loss_is_cross_entropy_plus_beta_kl():
     assert torch.allclose(trades_loss(model, x_adv, y, x, beta=2.0), ce + 2.0 * kl, atol=1e-5)
 
 
+def test_trades_loss_normalizes_clean_and_adversarial_batches_separately():
+    """Issue 20 item 5: two forward passes, as Zhang et al.: in train mode, batch norm uses
+    the clean batch's statistics for the clean logits (a concatenated pass would not)."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 3)).train()
+    x, y = torch.rand(16, 5), torch.randint(0, 3, (16,))
+    x_adv = x + 2.0  # far away: very different batch statistics
+    z, z_adv = model(x), model(x_adv)
+    kl = torch.nn.functional.kl_div(torch.log_softmax(z_adv, 1), torch.log_softmax(z, 1), reduction="batchmean",
+                                    log_target=True)
+    expected = torch.nn.functional.cross_entropy(z, y) + 6.0 * kl
+    assert torch.allclose(trades_loss(model, x_adv, y, x, beta=6.0), expected, atol=1e-6)
+    joint = model(torch.cat([x, x_adv]))
+    concatenated = torch.nn.functional.cross_entropy(joint[:16], y) + 6.0 * torch.nn.functional.kl_div(
+        torch.log_softmax(joint[16:], 1), torch.log_softmax(joint[:16], 1), reduction="batchmean", log_target=True)
+    assert not torch.allclose(concatenated, expected, atol=1e-3)
+
+
 def test_trades_attack_stays_in_the_ball_and_raises_the_kl():
     torch.manual_seed(0)
     mix = Mixture([torch.nn.Linear(5, 3), torch.nn.Linear(5, 3)], [0.3, 0.7])

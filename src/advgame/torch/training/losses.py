@@ -21,10 +21,14 @@ def at_loss(model, x_adv, y, x=None, beta=None):
 def trades_loss(model, x_adv, y, x, beta=6.0):
     r"""TRADES: :math:`\mathrm{CE}(f(x), y) + \beta\,\mathrm{KL}(p_f(x) \,\|\, p_f(x'))`.
 
-    Zhang et al., ICML 2019, Eq. 5 (the KL term averaged over the batch).
+    Zhang et al., ICML 2019, Eq. 5 (the KL term averaged over the batch, ``beta = 6`` the
+    TRADES paper's default). The clean and the adversarial batch go through ``model`` in two
+    forward passes, as in Zhang et al.'s training: with batch normalization in train mode
+    each pass is normalized by its own batch's statistics (one concatenated pass would mix
+    the clean and adversarial statistics; the same numbers for models without batch norm).
     """
-    logits = model(torch.cat([x, x_adv]))
-    z, z_adv = logits[: x.shape[0]], logits[x.shape[0]:]
+    z = model(x)
+    z_adv = model(x_adv)
     kl = F.kl_div(F.log_softmax(z_adv, dim=1), F.log_softmax(z, dim=1), reduction="batchmean", log_target=True)
     return F.cross_entropy(z, y) + beta * kl
 
