@@ -15,6 +15,9 @@ Subcommands:
       Train a robust mixture (needs torch; docs/training.md).
   advgame eval CHECKPOINT [--attacks ...]
       Worst-case evaluation of a trained mixture on the test split (needs torch).
+  advgame study STUDY.toml [--out DIR] [--workers N]
+      Train and evaluate every (method, eps, seed) cell of a study; a report with means,
+      spreads and paired differences (needs torch; docs/studies.md).
 
 The full reference, with the exit codes, is docs/cli.md.
 """
@@ -348,6 +351,7 @@ def _cmd_gaussians(args) -> int:
 _TORCH_COMMANDS = {
     "train": "train a robust mixture (MNE21 Alg. 2, RM20 BAT, AT, TRADES)",
     "eval": "worst-case evaluation of a training checkpoint on the test split",
+    "study": "train and evaluate every (method, eps, seed) cell of a study file and report",
 }
 
 

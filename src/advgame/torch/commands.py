@@ -100,6 +100,10 @@ def add_subcommands(subparsers) -> None:
     e.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     e.set_defaults(advgame_run=_cmd_eval)
 
+    from .study import add_study_command
+
+    add_study_command(subparsers)
+
 
 def _device(name):
     import torch

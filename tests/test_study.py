@@ -1,0 +1,168 @@
+"""advgame study (issue 20, item 1): a tiny study end to end, resumable, with its report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+from advgame.torch.study import load_study, paired_bootstrap, parse_study, run_study  # noqa: E402
+
+TINY = """
+name = "tiny"
+dataset = "digits"
+seeds = [0, 1]
+eps = [0.1, 0.3]
+epochs = 1
+eval_attacks = ["pgd-logits"]
+eval_samples = 40
+bootstrap = 200
+[defaults]
+batch_size = 256
+eval_samples = 40
+eval_steps = 2
+attack_steps = 1
+[[methods]]
+name = "AT"
+algo = "at"
+[[methods]]
+name = "Alg. 2, L = 2"
+algo = "mixture"
+models = 2
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("study")
+    path = folder / "tiny.toml"
+    path.write_text(TINY)
+    spec = load_study(path)
+    logs = []
+    report = run_study(spec, folder / "out", log=logs.append)
+    return spec, folder, report, logs
+
+
+def test_every_cell_is_trained_evaluated_and_reported(tiny_study):
+    spec, folder, report, logs = tiny_study
+    assert len(logs) == 8 and len(spec.cells()) == 8
+    out = folder / "out"
+    for name in ("report.md", "report.json", "accuracy_vs_epochs.png", "accuracy_vs_epochs.pdf",
+                 "worst_vs_eps.png", "worst_vs_eps.pdf"):
+        assert (out / name).stat().st_size > 0
+    data = json.loads((out / "report.json").read_text())
+    assert {(r["method"], r["eps"]) for r in data["rows"]} == {(m, e) for m in ("AT", "Alg. 2, L = 2")
+                                                             for e in (0.1, 0.3)}
+    # the table's numbers are the cells' numbers
+    cells = [json.loads(p.read_text()) for p in (out / "cells").rglob("result.json")]
+    assert len(cells) == 8
+    for row in data["rows"]:
+        worst = [c["worst"] for c in cells if c["method"] == row["method"] and c["eps"] == row["eps"]]
+        assert row["worst_mean"] == pytest.approx(np.mean(worst))
+        assert row["worst_std"] == pytest.approx(np.std(worst, ddof=1))
+    for c in cells:
+        assert len(c["per_example_worst"]) == 40
+        assert c["worst"] == pytest.approx(np.mean(c["per_example_worst"]))
+        assert c["worst"] <= c["natural"] + 1e-12
+    assert [d["method"] for d in data["differences"]] == ["Alg. 2, L = 2", "Alg. 2, L = 2"]
+    for d in data["differences"]:
+        assert d["ci_low"] <= d["difference"] <= d["ci_high"]
+    assert set(data["separation"]) == {"0.1", "0.3"}
+    env = data["environment"]
+    assert env["torch"] == torch.__version__ and "torch_threads" in env and env["device"] == "cpu"
+    md = (out / "report.md").read_text()
+    assert "worst case - AT [95% CI]" in md and "| baseline |" in md
+
+
+def test_a_finished_study_is_skipped_cell_by_cell(tiny_study):
+    spec, folder, report, _ = tiny_study
+    cell = folder / "out" / "cells" / "AT" / "eps=0.1" / "seed=0"
+    stamp = (cell / "checkpoint.pt").stat().st_mtime_ns
+    again = run_study(spec, folder / "out", log=lambda *_: None)
+    assert (cell / "checkpoint.pt").stat().st_mtime_ns == stamp  # not trained again
+    assert again["rows"] == report["rows"]
+
+
+def test_an_interrupted_cell_resumes_and_a_changed_setting_is_refused(tiny_study, tmp_path):
+    spec, folder, report, _ = tiny_study
+    # an interrupted cell: the result is gone, the checkpoint is there -> resumed, same numbers
+    cell = folder / "out" / "cells" / "AT" / "eps=0.3" / "seed=1"
+    before = json.loads((cell / "result.json").read_text())
+    (cell / "result.json").unlink()
+    run_study(spec, folder / "out", log=lambda *_: None)
+    after = json.loads((cell / "result.json").read_text())
+    assert after["per_example_worst"] == before["per_example_worst"]
+    # the same folder with another setting: refused, naming the cell
+    changed = parse_study({**_tiny_dict(), "epochs": 2})
+    with pytest.raises(ValueError, match="written for other settings"):
+        run_study(changed, folder / "out", log=lambda *_: None)
+
+
+def _tiny_dict():
+    import tomllib
+
+    return tomllib.loads(TINY)
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"seeds": []}, "seeds must be a non-empty list"),
+        ({"seeds": [0, 0]}, "repeated"),
+        ({"eps": [-0.1]}, "eps must hold finite numbers"),
+        ({"epochs": 0}, "epochs must be an integer >= 1"),
+        ({"dataset": "mnist"}, "dataset must be one of"),
+        ({"colour": "red"}, "unknown settings ['colour']"),
+        ({"baseline": "nope"}, "baseline 'nope' is not a method's name"),
+        ({"methods": []}, "at least one [[methods]]"),
+        ({"methods": [{"algo": "at"}]}, "needs a name"),
+        ({"methods": [{"name": "a", "algo": "at"}, {"name": "a", "algo": "at"}]}, "distinct"),
+        ({"methods": [{"name": "a", "algo": "at", "lr": -1}]}, "method 'a' at eps=0.1: lr"),
+        ({"methods": [{"name": "a", "algo": "at", "seed": 3}]}, "study-level settings ['seed']"),
+        ({"methods": [{"name": "a", "algo": "at", "wings": 3}]}, "['wings']"),
+        ({"eval_attacks": 3}, "eval_attacks"),
+        ({"step_ratio": 2}, "step_ratio"),
+    ],
+)
+def test_bad_study_files_are_refused_before_training(change, words):
+    data = {**_tiny_dict(), **change}
+    with pytest.raises(ValueError, match=__import__("re").escape(words)):
+        parse_study(data)
+
+
+def test_unreadable_study_files(tmp_path):
+    with pytest.raises(ValueError, match="cannot read study file"):
+        load_study(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = [unclosed")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        load_study(bad)
+
+
+def test_paired_bootstrap():
+    rng = np.random.default_rng(0)
+    a = (rng.random((5, 400)) < 0.6).astype(float)
+    b = (rng.random((5, 400)) < 0.5).astype(float)
+    mean, lo, hi = paired_bootstrap(a, b, 500, seed=1)
+    assert mean == pytest.approx((a - b).mean())
+    assert lo < mean < hi and lo > 0  # a real 0.1 difference over 2000 pairs is found
+    assert paired_bootstrap(a, a, 200) == (0.0, 0.0, 0.0)
+    assert paired_bootstrap(a, b, 500, seed=1) == (mean, lo, hi)  # seeded
+    with pytest.raises(ValueError, match="same shape"):
+        paired_bootstrap(a, b[:, :3])
+
+
+def test_cli_study_errors_are_one_line(tmp_path):
+    bad = tmp_path / "s.toml"
+    bad.write_text("epochs = 0\n[[methods]]\nname='a'\nalgo='at'\n")
+    out = subprocess.run([sys.executable, "-m", "advgame", "study", str(bad)], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert out.stderr.strip().count("\n") == 0 and "epochs must be an integer >= 1" in out.stderr
+    assert "study" in subprocess.run([sys.executable, "-m", "advgame", "--help"], capture_output=True,
+                                     text=True).stdout
