@@ -108,3 +108,30 @@ def test_normalization_inside_the_model():
 def test_bad_arguments(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# --- width and the parameter-matched baseline (issue 20, item 2) -----------------------------
+@pytest.mark.parametrize("name,shape", [("small-mlp", (1, 8, 8)), ("small-cnn", (1, 8, 8)),
+                                        ("resnet18", (3, 32, 32)), ("wrn-28-10", (3, 32, 32))])
+@pytest.mark.parametrize("L", [2, 3])
+def test_matched_width_gives_L_times_the_parameters(name, shape, L):
+    from advgame.torch.models import build_model, count_parameters, matched_width
+
+    w = matched_width(name, 10, shape, L)
+    with torch.device("meta"):
+        ratio = count_parameters(build_model(name, 10, shape, width=w)) / count_parameters(
+            build_model(name, 10, shape))
+    assert ratio == pytest.approx(L, rel=0.05)
+
+
+def test_width_one_is_the_default_model_and_widths_are_checked():
+    from advgame.torch.models import build_model
+
+    a = build_model("resnet18", 10, (3, 32, 32), seed=0)
+    b = build_model("resnet18", 10, (3, 32, 32), seed=0, width=1.0)
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    wide = build_model("small-mlp", 10, (1, 8, 8), width=2.0)
+    assert wide(torch.rand(4, 1, 8, 8)).shape == (4, 10)
+    assert wide.net[1].out_features == 128
+    with pytest.raises(ValueError, match="width"):
+        build_model("small-mlp", 10, (1, 8, 8), width=0)

@@ -15,7 +15,7 @@ from .._validation import check_choice, check_int, check_real
 from ._checks import make_generator
 
 __all__ = ["SmallMLP", "SmallCNN", "synthetic_images", "train_classifier", "ResNet18", "WideResNet", "Normalize",
-           "resnet18", "wide_resnet", "build_model", "MODEL_NAMES", "CIFAR10_MEAN", "CIFAR10_STD"]
+           "count_parameters", "matched_width", "resnet18", "wide_resnet", "build_model", "MODEL_NAMES", "CIFAR10_MEAN", "CIFAR10_STD"]
 
 
 class SmallMLP(nn.Module):
@@ -209,20 +209,22 @@ class ResNet18(nn.Module):
     basic blocks (64, 128, 256, 512 channels), global average pooling, a linear head.
 
     This is the network of the papers' code (the widely used ``kuangliu/pytorch-cifar``
-    definition); 11,173,962 parameters for 10 classes.  See :func:`resnet18`.
+    definition); 11,173,962 parameters for 10 classes.  ``base`` (64) sets the channels of
+    the first stage (the others are 2, 4 and 8 times it): :func:`build_model`'s ``width``.
+    See :func:`resnet18`.
     """
 
-    def __init__(self, num_classes=10, in_channels=3, mean=None, std=None):
+    def __init__(self, num_classes=10, in_channels=3, mean=None, std=None, base=64):
         super().__init__()
         self.normalize = Normalize(mean, std, in_channels)
-        self.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        layers, cin = [], 64
-        for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        self.conv1 = nn.Conv2d(in_channels, base, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(base)
+        layers, cin = [], base
+        for cout, stride in ((base, 1), (2 * base, 2), (4 * base, 2), (8 * base, 2)):
             layers.append(nn.Sequential(_BasicBlock(cin, cout, stride), _BasicBlock(cout, cout, 1)))
             cin = cout
         self.layers = nn.Sequential(*layers)
-        self.linear = nn.Linear(512, num_classes)
+        self.linear = nn.Linear(8 * base, num_classes)
 
     def forward(self, x):
         out = torch.relu(self.bn1(self.conv1(self.normalize(x))))
@@ -361,7 +363,7 @@ def wide_resnet(depth=28, widen_factor=10, num_classes=10, dropout=0.0, *, in_ch
 MODEL_NAMES = ("resnet18", "wrn-28-10", "small-cnn", "small-mlp")
 
 
-def build_model(name, num_classes, input_shape, *, mean=None, std=None, seed=None):
+def build_model(name, num_classes, input_shape, *, mean=None, std=None, seed=None, width=1.0):
     """A model by name, for inputs of ``input_shape`` in ``[0, 1]``.
 
     Parameters
@@ -378,12 +380,19 @@ def build_model(name, num_classes, input_shape, *, mean=None, std=None, seed=Non
         Normalization inside the model (the two large networks only).
     seed : int, optional
         Seeds the initialization (see :func:`resnet18`).
+    width : float, default 1
+        Multiplies the model's width: the hidden units of ``"small-mlp"`` (64), the channels
+        of ``"small-cnn"`` (16) and of ``"resnet18"``'s first stage (64), the widen factor of
+        ``"wrn-28-10"`` (10); each rounded to an integer >= 1. :func:`matched_width` finds the
+        width of a single model with as many parameters as ``L`` members (the
+        parameter-matched baseline of a mixture).
 
     Returns
     -------
     nn.Module
     """
     name = check_choice("name", name, MODEL_NAMES)
+    width = check_real("width", width, lo=0, lo_open=True)
     num_classes = check_int("num_classes", num_classes, 1)
     try:
         shape = tuple(check_int("input_shape", s, 1) for s in input_shape)
@@ -391,12 +400,57 @@ def build_model(name, num_classes, input_shape, *, mean=None, std=None, seed=Non
         raise TypeError(f"input_shape must be a tuple of positive ints (C, H, W); got {input_shape!r}") from None
     if len(shape) != 3:
         raise ValueError(f"input_shape must be (C, H, W); got {input_shape!r}")
+    def scaled(n):
+        return max(1, int(round(n * width)))
+
     if name == "resnet18":
-        return resnet18(num_classes, shape[0], mean=mean, std=std, seed=seed)
+        if width == 1.0:
+            return resnet18(num_classes, shape[0], mean=mean, std=std, seed=seed)
+        return _seeded(lambda: ResNet18(num_classes, shape[0], mean, std, base=scaled(64)), seed)
     if name == "wrn-28-10":
-        return wide_resnet(28, 10, num_classes, in_channels=shape[0], mean=mean, std=std, seed=seed)
+        return wide_resnet(28, scaled(10), num_classes, in_channels=shape[0], mean=mean, std=std, seed=seed)
     if mean is not None or std is not None:
         raise ValueError(f"mean and std apply to 'resnet18' and 'wrn-28-10' only; got them for {name!r}")
     if name == "small-cnn":
-        return _seeded(lambda: SmallCNN(shape[0], num_classes), seed)
-    return _seeded(lambda: SmallMLP(shape[0] * shape[1] * shape[2], num_classes), seed)
+        return _seeded(lambda: SmallCNN(shape[0], num_classes, width=scaled(16)), seed)
+    return _seeded(lambda: SmallMLP(shape[0] * shape[1] * shape[2], num_classes, hidden=scaled(64)), seed)
+
+
+def count_parameters(model) -> int:
+    """Number of scalar parameters of ``model``."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def matched_width(name, num_classes, input_shape, factor):
+    """The ``width`` of :func:`build_model` whose model has about ``factor`` times the
+    parameters of the ``width=1`` model: the single model matched to a mixture of ``factor``
+    members (MNE21's comparison, made fair in parameters).
+
+    The width is searched on the grid of integer layer sizes the model can take, and the
+    closest parameter count wins (models are built on the ``meta`` device: nothing is
+    allocated).
+
+    Examples
+    --------
+    >>> w = matched_width("small-mlp", 10, (1, 8, 8), 2)
+    >>> w, count_parameters(build_model("small-mlp", 10, (1, 8, 8), width=w))
+    (2.0, 9610)
+    >>> 2 * count_parameters(build_model("small-mlp", 10, (1, 8, 8)))
+    9620
+    """
+    factor = check_real("factor", factor, lo=1)
+    base = {"small-mlp": 64, "small-cnn": 16, "resnet18": 64, "wrn-28-10": 10}[check_choice("name", name, MODEL_NAMES)]
+
+    def params(units):
+        with torch.device("meta"):
+            return count_parameters(build_model(name, num_classes, input_shape, width=units / base))
+
+    target = factor * params(base)
+    lo, hi = base, base
+    while params(hi) < target:
+        hi *= 2
+    while hi - lo > 1:  # parameters grow with the units: bisection on the integer grid
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if params(mid) < target else (lo, mid)
+    best = min((lo, hi), key=lambda u: abs(params(u) - target))
+    return best / base
