@@ -245,8 +245,8 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
     if gview.nx.dtype_name(gview.losses) != "float64":  # and as the game's own arithmetic evaluates them
         value = max(value, float(game.risk(gview.nx.from_numpy(lam, type_as=gview.losses)
                                            if gview.nx is not view.nx else lam)))
-    lower = float(adv_losses.min())
-    gap = max(0.0, value - lower)  # R >= D by weak duality; a negative difference is rounding
+    lower = min(float(adv_losses.min()), value)  # R >= D by weak duality; D above R is rounding
+    gap = max(0.0, value - lower)
     if status == OPTIMAL and not gap <= tol:
         status = OPTIMAL_INACCURATE
         message = (f"the LP solver stopped but the certified duality gap {gap:.3e} exceeds tol={tol:.1e} "

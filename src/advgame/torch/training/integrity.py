@@ -20,11 +20,14 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import pickle
+from contextlib import contextmanager
 
 import torch
 
 __all__ = ["validate_checkpoint", "describe_load_error", "load_member_state", "data_fingerprint",
-           "check_fingerprint", "check_splits", "check_finite_training", "TrainingDiverged", "finite_json"]
+           "check_fingerprint", "check_splits", "check_finite_training", "diverged_as_error", "TrainingDiverged",
+           "finite_json"]
 
 
 class TrainingDiverged(ValueError):
@@ -45,15 +48,15 @@ def describe_load_error(path, err) -> str:
         return "the file is empty"
     if isinstance(err, MemoryError):
         return "it needs more memory than this machine has"
+    if isinstance(err, pickle.UnpicklingError) or "Weights only load failed" in text:
+        if head.startswith(b"PK") or head[:1] == b"\x80":
+            return ("it holds Python objects other than tensors and plain containers; refused without running "
+                    "them (an advgame checkpoint never holds any)")
+        return "not a torch checkpoint file"
     if head.startswith(b"PK"):
         if "central directory" in text or "corrupt" in text.lower() or isinstance(err, EOFError):
             return "truncated or corrupt (an incomplete copy?)"
         return "a zip archive that torch.save did not write (an .npz file?), not a checkpoint"
-    if isinstance(err, torch.serialization.pickle.UnpicklingError) or "Weights only load failed" in text:
-        if head[:1] == b"\x80":
-            return ("it holds Python objects other than tensors and plain containers; refused without running "
-                    "them (an advgame checkpoint never holds any)")
-        return "not a torch checkpoint file"
     if isinstance(err, EOFError):
         return "truncated (an incomplete copy?)"
     first = " ".join(text.split())[:200] or type(err).__name__
@@ -246,6 +249,14 @@ def _bad_member(trainer):
                 return f"member {k}'s parameter {name!r} is NaN or infinite"
     if not bool(torch.isfinite(trainer.mixture.weights).all()):
         return "the mixture weights are NaN or infinite"
+    x = trainer._val[0][:64].to(trainer.device)  # finite but huge parameters: the outputs overflow
+    if len(x):
+        from ..modes import eval_mode
+
+        with eval_mode(trainer.members), torch.no_grad():
+            for k, m in enumerate(trainer.members):
+                if not bool(torch.isfinite(m(x)).all()):
+                    return f"member {k}'s outputs are NaN or infinite"
     return None
 
 
@@ -256,13 +267,32 @@ def check_finite_training(trainer, losses, lr):
     what = f"a training loss is {bad}" if bad is not None else _bad_member(trainer)
     if what is None:
         return
+    _diverged(trainer, what, lr)
+
+
+@contextmanager
+def diverged_as_error(trainer, lr):
+    """Within an epoch: an error raised while the members are no longer finite (a NaN
+    member refused by a mixture, NaN oracle losses) is the run diverging."""
+    try:
+        yield
+    except (ValueError, RuntimeError) as err:
+        if isinstance(err, TrainingDiverged):
+            raise
+        what = _bad_member(trainer)
+        if what is None:
+            raise
+        _diverged(trainer, what, lr)
+
+
+def _diverged(trainer, what, lr):
     where = trainer.checkpoint_path
     if where is not None and os.path.exists(where) and trainer.epoch > 0:
         kept = f"the last good checkpoint (epoch {trainer.epoch}) is kept in {where}"
     else:
         kept = "no checkpoint was written"
     raise TrainingDiverged(f"training diverged in epoch {trainer.epoch + 1}: {what}; {kept}; lower the "
-                           f"learning rate (--lr, now {lr:g})")
+                           f"learning rate (--lr, now {lr:g})") from None
 
 
 def finite_json(obj):

@@ -15,7 +15,7 @@ from .algorithms import (adversarial_batch, adversarial_dataset, bat_weights, me
                          sub_mixture, train_attack, weight_step)
 from .checkpoint import load_checkpoint, restore_trainer, save_checkpoint, trainer_state
 from .config import TrainConfig
-from .integrity import check_finite_training, check_splits, finite_json
+from .integrity import check_finite_training, check_splits, diverged_as_error, finite_json
 from .report import write_figure, write_logs
 from .selection import lp_weights
 
@@ -261,11 +261,12 @@ class Trainer:
             t0 = time.perf_counter()
             phase = self.epoch // cfg.epochs if cfg.algo == "bat" else None
             lr = float(self.optimizers[phase or 0].param_groups[0]["lr"])  # the rate this epoch trains at
-            if cfg.algo == "bat":
-                losses = self._epoch_bat(phase, self.epoch)
-            else:
-                loader = self._bar(self._loader(self.data.train, self.epoch), f"epoch {self.epoch + 1}")
-                losses = self._epoch_mixture(loader)
+            with diverged_as_error(self, lr):  # a check that trips on NaN members mid-epoch: a divergence
+                if cfg.algo == "bat":
+                    losses = self._epoch_bat(phase, self.epoch)
+                else:
+                    loader = self._bar(self._loader(self.data.train, self.epoch), f"epoch {self.epoch + 1}")
+                    losses = self._epoch_mixture(loader)
             check_finite_training(self, losses, lr)  # a diverged epoch is never validated nor saved
             natural, robust = self.validate()
             row = {
