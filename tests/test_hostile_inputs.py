@@ -684,3 +684,12 @@ def test_npz_total_size_is_bounded_before_reading(tmp_path, monkeypatch):
     monkeypatch.setattr(_io, "_read_member", lambda *a: pytest.fail("read before the bound was checked"))
     with pytest.raises(ValueError, match="more than this machine's memory"):
         _io.read_npz(path)
+
+
+def test_resume_from_a_damaged_checkpoint_is_one_line(digits_checkpoint, tmp_path, capsys):
+    """REFUSED: ``train --resume`` on a checkpoint with missing entries (was a KeyError)."""
+    out = tmp_path / "run"
+    out.mkdir()
+    _tamper(digits_checkpoint, out / "checkpoint.pt", lambda s: s.pop("optimizers"))
+    code, _, err = run_cli(capsys, "train", "--dataset", "digits", "--models", 2, "--out", out, "--resume", *FAST)
+    assert_one_line_error(code, err, "['optimizers'] are missing")
