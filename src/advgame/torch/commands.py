@@ -281,7 +281,8 @@ def _check_report_target(out, checkpoint):
     if not os.path.lexists(out):
         return
     if os.path.isdir(out):
-        raise ValueError(f"--out {out} is a folder; give the report's file name (e.g. {os.path.join(out, 'eval.json')})")
+        raise ValueError(f"--out {out} is a folder; give the report's file name "
+                         f"(e.g. {os.path.join(out, 'eval.json')})")
     if os.path.exists(checkpoint) and os.path.exists(out) and os.path.samefile(out, checkpoint):
         raise ValueError(f"--out {out} is the checkpoint itself; refusing to overwrite it with the report")
     report = None
