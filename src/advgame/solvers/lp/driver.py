@@ -156,8 +156,9 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
         ``lower_bound`` :math:`D(Q)`, ``gap``, ``status``, ``nit`` (rounds), ``info``
         with the strategy, number of LP rows and timings. The certificate is computed in
         float64 on the game itself, for the weights as returned (rounded to a torch game's
-        dtype, not renormalized); for a float32 game ``value`` is also at least the risk
-        the game computes for them in float32, so ``game.risk(res.weights) <= res.value``.
+        dtype): ``value`` is at least their risk as they are and renormalized, and for a
+        float32 game the risk the game computes for them in float32, so
+        ``game.risk(res.weights) <= res.value``.
 
     References
     ----------
@@ -242,6 +243,7 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
     if gview.nx is not view.nx:  # returned in the game's dtype: certify those rounded weights
         lam_cert = np.asarray(gview.nx.host_float64(gview.nx.from_numpy(lam, type_as=gview.losses)))
     value, adv_losses = view.certificate(lam_cert, Q, support)
+    value = max(value, value / float(np.sum(lam_cert)))  # and of the mixture they stand for (R is homogeneous)
     if gview.nx.dtype_name(gview.losses) != "float64":  # and as the game's own arithmetic evaluates them
         value = max(value, float(game.risk(gview.nx.from_numpy(lam, type_as=gview.losses)
                                            if gview.nx is not view.nx else lam)))
