@@ -11,7 +11,11 @@ the target in one step, so a reader sees either the old file or the complete new
 * An existing file keeps its permission bits (a 0600 file stays 0600); a new file gets
   ``0666`` minus the umask, as ``open(path, "w")`` would give.
 * A target that exists but is not a regular file (a folder, a fifo, a device, a socket)
-  is refused with a :class:`ValueError` naming it; nothing is written.
+  is refused with a :class:`ValueError` naming it; nothing is written.  A read-only
+  target (no write bit, or not writable by this user) is refused with a
+  :class:`PermissionError`: the writer never replaces a file ``open(path, "w")`` could
+  not write.  Errors name the target, never the temporary file; a temporary name that
+  would pass 255 characters is shortened (the name's start and a hash of it).
 * Temporary names are ``.NAME.advgame-tmp.HOST.PID.TOKEN`` plus ``suffix``: unique per
   writer, so concurrent saves to the same path never write into one temporary file
   (the last rename wins, and each rename installs a complete file). A save that was
@@ -64,9 +68,28 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+#: the longest file name most file systems take (ext4, xfs, btrfs, apfs, ntfs)
+_NAME_MAX = 255
+#: room left in a temporary name for the pid, the token and the suffix
+_TMP_TAIL = 48
+
+
+def _tmp_prefix(name: str) -> str:
+    """``.NAME.advgame-tmp.HOST.``, with NAME shortened (its start and a hash of the
+    whole) when the temporary name would not fit in 255 characters."""
+    host = _host()
+    room = _NAME_MAX - _TMP_TAIL - len(_TMP_TAG) - len(host) - 2
+    if len(name.encode()) > room:
+        import hashlib
+
+        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+        name = name.encode()[: max(0, room - 17)].decode("utf-8", "ignore") + "~" + digest
+    return f".{name}{_TMP_TAG}{host}."
+
+
 def _remove_stale_temporaries(directory: Path, name: str) -> None:
     """Remove temporary files of killed saves to ``directory / name`` (this host's only)."""
-    prefix = f".{name}{_TMP_TAG}{_host()}."
+    prefix = _tmp_prefix(name)
     try:
         entries = os.listdir(directory)
     except OSError:
@@ -101,7 +124,11 @@ def _resolve_target(path: Path) -> tuple[Path, int | None]:
                 else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
         via = "" if target == Path(os.path.abspath(path)) else f" (the link points to {target})"
         raise ValueError(f"refusing to write {path}: it is {kind}{via}, not a regular file")
-    return target, stat.S_IMODE(st.st_mode)
+    mode = stat.S_IMODE(st.st_mode)
+    if not mode & 0o222 or not os.access(target, os.W_OK):  # open(path, "w") would fail (or root overrides it)
+        raise PermissionError(errno.EACCES, f"refusing to replace {path}: the file is not writable "
+                              f"(mode {mode:o}); make it writable or write elsewhere", str(path))
+    return target, mode
 
 
 @contextmanager
@@ -125,6 +152,10 @@ def atomic_path(path, suffix=".tmp"):
     ------
     ValueError
         If ``path`` exists and is not a regular file (folder, fifo, device, socket).
+    PermissionError
+        If ``path`` exists and is not writable (no write permission bit, or not writable
+        by this user): a read-only file is never replaced.  Errors name ``path``, never
+        the temporary file.
 
     Notes
     -----
@@ -146,9 +177,17 @@ def atomic_path(path, suffix=".tmp"):
     target, mode = _resolve_target(Path(path))
     directory, name = target.parent, target.name
     _remove_stale_temporaries(directory, name)
-    tmp = directory / f".{name}{_TMP_TAG}{_host()}.{os.getpid()}.{secrets.token_hex(4)}{suffix}"
+    tmp = directory / f"{_tmp_prefix(name)}{os.getpid()}.{secrets.token_hex(4)}{suffix}"
     # 0o666 here lets the kernel apply the umask, as open(path, "w") does.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as err:  # name the file the user asked for, not the temporary one
+        why = err.strerror or type(err).__name__
+        if isinstance(err, (FileNotFoundError, NotADirectoryError)):
+            why = f"its folder {directory} does not exist"
+        elif isinstance(err, PermissionError):
+            why = f"no permission to write in the folder {directory}"
+        raise type(err)(err.errno, f"cannot write {path}: {why}", str(path)) from None
     os.close(fd)
     try:
         yield str(tmp)
@@ -162,11 +201,13 @@ def atomic_path(path, suffix=".tmp"):
         # The target may have become a non-regular file while the body ran.
         _resolve_target(target)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(err, OSError) and err.filename is not None and os.fspath(err.filename) == str(tmp):
+            err.filename = str(path)  # the message names the target, never the temporary file
         raise
 
 
@@ -209,8 +250,8 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str):
         return npformat.read_array(f, allow_pickle=False)
 
 
-def read_npz(path, required=(), what="an advgame .npz file"):
-    """Read every array of an ``.npz`` file, never unpickling, as a dict.
+def read_npz(path, required=(), what="an advgame .npz file", keys=None):
+    """Read the arrays of an ``.npz`` file, never unpickling, as a dict.
 
     Parameters
     ----------
@@ -220,6 +261,9 @@ def read_npz(path, required=(), what="an advgame .npz file"):
         Names of arrays that must be present.
     what : str
         How to call the expected file in messages ("an advgame game file").
+    keys : iterable of str, optional
+        Read only these arrays (the ones a format uses); the archive's other members
+        are never decompressed.  Default: every array.
 
     Returns
     -------
@@ -247,7 +291,7 @@ def read_npz(path, required=(), what="an advgame .npz file"):
     """
     path = Path(path)
     try:
-        return _read_npz(path, set(required), what)
+        return _read_npz(path, set(required), what, None if keys is None else set(keys))
     except ValueError as e:
         raise ValueError(f"cannot read {path}: {e}") from None
     except FileNotFoundError:
@@ -266,7 +310,7 @@ def read_npz(path, required=(), what="an advgame .npz file"):
         raise ValueError(f"cannot read {path}: {e or type(e).__name__}") from None
 
 
-def _read_npz(path: Path, required: set, what: str) -> dict:
+def _read_npz(path: Path, required: set, what: str, keys=None) -> dict:
     st = os.stat(path)
     if stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(errno.EISDIR, "is a folder")
@@ -292,6 +336,12 @@ def _read_npz(path: Path, required: set, what: str) -> dict:
                 raise ValueError(f"not {what}: missing arrays {sorted(missing)}")
             if len(set(names)) != len(names):
                 raise ValueError(f"not {what}: an array name appears twice")
-            for info, key in zip(members, names):
+            wanted = [(i, k) for i, k in zip(members, names) if keys is None or k in keys]
+            sizes, memory = [i.file_size for i, _ in wanted], _physical_memory()
+            total = sum(sizes)
+            if memory is not None and total > memory >= max(sizes, default=0):  # one array: its own message
+                raise ValueError(f"its arrays need {total / 2**30:.1f} GiB, more than this machine's memory "
+                                 f"({memory / 2**30:.1f} GiB)")
+            for info, key in wanted:
                 arrays[key] = _read_member(archive, info, key)
     return arrays

@@ -15,6 +15,8 @@ from .._io import atomic_path, read_npz
 __all__ = ["FORMAT_VERSION", "write_game", "read_game"]
 
 FORMAT_VERSION = 1
+#: the arrays of the format (the only members of a game file that are read)
+_ARRAYS = ("format_version", "losses", "mask", "sample_weights", "bound")
 
 
 def write_game(path, losses, mask, sample_weights, bound, compress=False) -> None:
@@ -33,7 +35,8 @@ def write_game(path, losses, mask, sample_weights, bound, compress=False) -> Non
 def read_game(path):
     """``(losses, mask or None, sample_weights or None, bound)`` from a game file; every
     unreadable or foreign file is a ``ValueError`` naming it (:func:`advgame._io.read_npz`)."""
-    data = read_npz(path, required={"losses", "mask", "sample_weights", "bound"}, what="an advgame game file")
+    data = read_npz(path, required={"losses", "mask", "sample_weights", "bound"}, what="an advgame game file",
+                    keys=_ARRAYS)  # other members are never decompressed
     version = 1
     if "format_version" in data:
         v = data["format_version"]

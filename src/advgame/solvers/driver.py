@@ -242,8 +242,10 @@ def certificate64(view, weights, adversary, reduce):
     r"""``(R(weights), losses)`` in float64 from the game's own tensor.
 
     ``R`` is the adversarial risk :math:`\sum_i w_i \max_j \ell_{ij\cdot}^\top\lambda`
-    of the mixture ``weights / sum(weights)`` (sample weights renormalized in float64
-    too) and ``losses`` (float64, shape (L,)) each
+    of ``weights`` as they are (a float32 vector summing to 1 + 1e-7 is not renormalized;
+    sample weights are renormalized in float64), and at least the risk of the mixture they
+    stand for (``weights / sum(weights)``) and the risk the game computes for them in its
+    own dtype (``game.risk(weights)``); ``losses`` (float64, shape (L,)) each
     classifier's expected loss under ``adversary`` (rows renormalized in float64;
     ``None`` when ``adversary`` is None),
     so that :math:`D(Q) = \min_k` ``losses[k]``.  The tensor is converted to float64 in
@@ -252,8 +254,7 @@ def certificate64(view, weights, adversary, reduce):
     """
     nx, F = view.nx, view.losses
     N, m, L = view.shape
-    lam = nx.float64(weights)
-    lam = lam / nx.sum(lam)  # the mixture the weights stand for (float32 sums are 1 only to ~1e-7)
+    lam = nx.float64(weights)  # as returned, not renormalized: a float32 sum of 1 + 1e-7 counts
     w = nx.float64(view.sample_weights)
     w = w / nx.sum(w)  # a float32 game's normalized weights sum to 1 only to ~1e-7
     neg = view.neg
@@ -271,10 +272,17 @@ def certificate64(view, weights, adversary, reduce):
             Q = nx.float64(adversary[a:b])
             Q = Q * (w[a:b] / nx.sum(Q, axis=1))[:, None]
             losses = losses + Fc @ Q.reshape(-1)
+    # the risk as the game's own arithmetic computes it for these weights (game.risk): the
+    # value reported is at least that, so it describes the weights in their dtype
+    own = (view.sample_weights @ nx.max(view.scores(weights), axis=1)).reshape(1)
+    own = float(nx.scalar(reduce(own)[0]))
+    total = nx.scalar(nx.sum(lam))  # R is positively homogeneous: R(lam / total) = R(lam) / total
     if losses is None:
-        return nx.scalar(reduce(R)[0]), None
+        R = nx.scalar(reduce(R)[0])
+        return max(R, R / total, own), None
     v = reduce(nx.concatenate([R, losses]))
-    return nx.scalar(v[0]), v[1:]
+    R = nx.scalar(v[0])
+    return max(R, R / total, own), v[1:]
 
 
 def sound(value, lower):

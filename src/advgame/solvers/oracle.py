@@ -99,7 +99,7 @@ class OracleMethod:
             g64 = g if self.exact else self.reduce(nx.float64(rows) @ self.w64)
             nx.add_at(st.counts, self.base + jstar, 1.0)
         else:
-            g = self.reduce(_call_oracle(self.oracle, lam, self.L, nx, self.F))
+            g = self.reduce(_call_oracle(self.oracle, lam, self.L, nx, self.F, self.view.bound))
             g64 = nx.float64(g)
         val = nx.scalar(nx.float64(lam) @ g64)
         st.n_eval += 1
@@ -246,7 +246,10 @@ def reduce_risk(view, lam, reduce):
     return nx.scalar(reduce(local)[0])
 
 
-def _call_oracle(oracle, lam, L, nx, F):
+def _call_oracle(oracle, lam, L, nx, F, bound=None):
+    """The oracle's losses at ``lam``, checked on every call: shape (L,), finite, and in
+    ``[0, bound]`` (expected losses of the game's loss; anything else would certify a
+    wrong value)."""
     g = oracle(nx.copy(lam))
     try:
         g = nx.asarray(g, type_as=F)
@@ -257,4 +260,11 @@ def _call_oracle(oracle, lam, L, nx, F):
         raise ValueError(f"oracle must return per-classifier losses of shape ({L},); got shape {tuple(g.shape)}")
     if not nx.all_finite(g):
         raise ValueError("oracle returned NaN or inf losses")
+    if bound is not None:
+        lo, hi = nx.scalar(nx.min(g)), nx.scalar(nx.max(g))
+        slack = float(bound) * max(1e-12, 8 * nx.eps(F))  # the oracle's own rounding
+        if lo < -slack or hi > bound + slack:
+            raise ValueError(f"oracle returned losses outside [0, bound={bound:g}] (min {lo:.6g}, max {hi:.6g}): "
+                             "an oracle returns expected losses of the game's loss, each in [0, bound]; fix the "
+                             "oracle or give the right bound")
     return g

@@ -23,6 +23,10 @@ __all__ = [
     "check_mixture_weights",
     "check_torch_seed",
     "make_generator",
+    "check_member_dtypes",
+    "check_finite_members",
+    "check_finite_inputs",
+    "check_finite_logits",
 ]
 
 _LABEL_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
@@ -167,3 +171,51 @@ def make_generator(seed, device, name="seed") -> torch.Generator:
         seed = int(torch.randint(0, 2**62, (1,)).item())
     return torch.Generator(device=device).manual_seed(seed)
 
+
+
+def check_member_dtypes(models, name="models"):
+    """All members' floating-point parameters and buffers share one dtype (a mixture of
+    float32 and float64 members would fail later, inside a matmul)."""
+    seen = None
+    for k, m in enumerate(models):
+        dtypes = {t.dtype for t in [*m.parameters(), *m.buffers()] if t.is_floating_point()}
+        if len(dtypes) > 1:
+            raise ValueError(f"{name}[{k}] mixes parameter dtypes {sorted(map(str, dtypes))}; "
+                             "convert it to one dtype (e.g. .float())")
+        if dtypes:
+            d = dtypes.pop()
+            if seen is None:
+                seen = (k, d)
+            elif d != seen[1]:
+                raise ValueError(f"all members must have one dtype: {name}[{seen[0]}] is {seen[1]} but "
+                                 f"{name}[{k}] is {d}; convert them (e.g. .float() or .double())")
+    return models
+
+
+def check_finite_members(models, name="models"):
+    """No member holds NaN or infinite parameters or floating buffers (a diverged model
+    predicts class 0 everywhere and must never be scored)."""
+    for k, m in enumerate(models):
+        for pname, t in [*m.named_parameters(), *m.named_buffers()]:
+            if t.is_floating_point() and t.device.type != "meta" and not bool(torch.isfinite(t).all()):
+                raise ValueError(f"{name}[{k}] holds NaN or infinite values (in {pname!r}): a diverged model "
+                                 "cannot be part of a mixture")
+    return models
+
+
+def check_finite_inputs(x, name="x"):
+    """The inputs hold no NaN or infinity."""
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} holds NaN or infinite values; inputs must be finite")
+    return x
+
+
+def check_finite_logits(z):
+    """Every member's logits ``(L, B, C)`` are finite (else the member diverged)."""
+    if z.is_floating_point():
+        ok = torch.isfinite(z).flatten(1).all(dim=1)
+        if not bool(ok.all()):
+            k = int((~ok).nonzero()[0, 0])
+            raise ValueError(f"member {k} returned NaN or infinite logits (a diverged model is never scored as "
+                             "predicting class 0)")
+    return z

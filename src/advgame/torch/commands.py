@@ -105,11 +105,38 @@ def add_subcommands(subparsers) -> None:
     add_study_command(subparsers)
 
 
+#: seeds accepted by train and eval (derived seeds must fit torch's 64-bit generators)
+_SEED_LIMIT = 2**32
+
+
+def _check_seed(seed, flag="--seed"):
+    if seed is not None and not 0 <= seed < _SEED_LIMIT:
+        raise ValueError(f"{flag} must be an int in [0, 2**32); got {seed}")
+    return seed
+
+
+def _check_positive(value, flag):
+    if value is not None and value < 1:
+        raise ValueError(f"{flag} must be at least 1; got {value}")
+    return value
+
+
 def _device(name):
     import torch
 
     if name is not None:
-        return torch.device(name)
+        try:
+            device = torch.device(name)
+        except (RuntimeError, ValueError, TypeError):
+            raise ValueError(f"--device must be cpu, cuda, cuda:N or another torch device; got {name!r}") from None
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise ValueError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+            if device.index is not None and device.index >= torch.cuda.device_count():
+                raise ValueError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        elif device.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError(f"--device {name}: MPS is not available on this machine; use --device cpu")
+        return device
     if torch.cuda.is_available():
         local = int(os.environ.get("LOCAL_RANK", 0))
         return torch.device(f"cuda:{local}")
@@ -142,6 +169,7 @@ def _cmd_train(args) -> int:
     from .training import Trainer, TrainConfig
 
     _threads(args.threads)
+    _check_seed(args.seed)
     models = args.models if args.models is not None else (1 if args.algo in ("at", "trades") else 2)
     cfg = TrainConfig(algo=args.algo, dataset=args.dataset, models=models, epochs=args.epochs, arch=args.arch,
                       batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
@@ -158,7 +186,12 @@ def _cmd_train(args) -> int:
     joined = _init_distributed(device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    lock = None
     try:
+        if int(os.environ.get("RANK", "0")) == 0:  # checked and locked before anything is read or trained
+            from .training.runlock import prepare_run_folder
+
+            lock = prepare_run_folder(args.out)
         data = load_dataset(cfg.dataset, args.data_root, val_size=cfg.val_size, augment=cfg.augment, seed=cfg.seed)
         ckpt = os.path.join(args.out, "checkpoint.pt")
         if not args.resume and os.path.exists(ckpt):
@@ -186,6 +219,8 @@ def _cmd_train(args) -> int:
                     print(f"LP weights [{w}]: natural {lp['natural']:.4f}  robust {lp['robust']:.4f}")
                 print(f"wrote {args.out}")
     finally:
+        if lock is not None:
+            lock.release()
         if joined:
             import torch.distributed as dist
 
@@ -201,6 +236,10 @@ def _cmd_eval(args) -> int:
     from .training import mixture_from_checkpoint
 
     _threads(args.threads)
+    _check_seed(args.seed)
+    _check_positive(args.max_samples, "--max-samples")
+    _check_positive(args.batch_size, "--batch-size")
+    _check_report_target(_report_path(args), args.checkpoint)
     device = _device(args.device)
     mix, cfg, state = mixture_from_checkpoint(args.checkpoint, device=device, weights=args.weights)
     data = load_dataset(cfg.dataset, args.data_root, val_size=cfg.val_size, augment=False, seed=cfg.seed)
@@ -213,7 +252,7 @@ def _cmd_eval(args) -> int:
     print(f"{args.checkpoint}: {cfg.algo}, {len(mix)} member(s) with positive weight, "
           f"weights {[round(float(w), 4) for w in mix.weights]} ({args.weights})")
     print(report.table())
-    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "eval.json")
+    out = _report_path(args)
     payload = {"checkpoint": os.path.abspath(args.checkpoint), "algo": cfg.algo, "dataset": cfg.dataset,
                "weights_used": args.weights,
                "weights": [float(w) for w in (state["weights_lp"] if args.weights == "lp" else state["weights"])],
@@ -222,21 +261,62 @@ def _cmd_eval(args) -> int:
                "skipped": report.skipped}
     from .._io import atomic_path
 
+    from .training.integrity import finite_json
+
     with atomic_path(out) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=1)
+            json.dump(finite_json(payload), f, indent=1, allow_nan=False)
     print(f"wrote {out}")
     return 0
 
 
+def _report_path(args):
+    """Where ``eval`` writes its JSON report: ``--out``, else eval.json next to the checkpoint."""
+    return args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "eval.json")
+
+
+#: the largest file ``eval --out`` reads to see whether it is a report it may replace
+_REPORT_MAX_BYTES = 16 << 20
+
+
+def _check_report_target(out, checkpoint):
+    """Refuse to write the report over anything but an earlier report (the checkpoint
+    itself, a folder, any other file): a ValueError naming ``--out``."""
+    if not os.path.lexists(out):
+        return
+    if os.path.isdir(out):
+        raise ValueError(f"--out {out} is a folder; give the report's file name "
+                         f"(e.g. {os.path.join(out, 'eval.json')})")
+    if os.path.exists(checkpoint) and os.path.exists(out) and os.path.samefile(out, checkpoint):
+        raise ValueError(f"--out {out} is the checkpoint itself; refusing to overwrite it with the report")
+    report = None
+    try:
+        if os.path.getsize(out) <= _REPORT_MAX_BYTES:
+            with open(out, encoding="utf-8") as f:
+                report = json.load(f)
+    except (OSError, ValueError):
+        report = None
+    if not (isinstance(report, dict) and "checkpoint" in report and "accuracy" in report):
+        raise ValueError(f"--out {out} exists and is not an advgame eval report; refusing to overwrite it "
+                         "(remove it or choose another --out)")
+
+
 def run(args) -> int:
-    """Execute parsed ``train`` / ``eval`` arguments; errors: one line on stderr, status 1."""
+    """Execute parsed ``train`` / ``eval`` arguments; errors: one line on stderr, status 1;
+    Ctrl-C: one line, status 130."""
     try:
         return args.advgame_run(args)
     except (ValueError, TypeError, OSError, RuntimeError) as err:
         msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"advgame {args.command}: error: {msg}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: one line, exit 130 (as the core commands)
+        hint = ""
+        ckpt = os.path.join(args.out, "checkpoint.pt") if args.command == "train" else None
+        if ckpt is not None and os.path.exists(ckpt):
+            hint = f"; the last checkpoint is {ckpt} (continue with --resume)"
+        print(f"advgame {args.command}: interrupted{hint}", file=sys.stderr)
+        return 130
 
 
 def main(argv=None) -> int:

@@ -7,11 +7,13 @@ float tensor ``(C, H, W)`` in ``[0, 1]`` and ``y`` an ``int64`` scalar tensor.
 Attacks work in ``[0, 1]``; models normalize inside (see :mod:`advgame.torch.models`).
 
 CIFAR is read from torchvision's on-disk format (the folders ``cifar-10-batches-py``
-and ``cifar-100-python`` of the official python archives) through
-:class:`torchvision.datasets.CIFAR10` / ``CIFAR100`` with ``download=False``: nothing
-is downloaded.  When torchvision cannot be imported (it is an optional dependency, and
-a torchvision wheel built for another torch fails at import), the same files are read
-by a restricted unpickler that accepts numpy arrays, lists, strings and numbers only.
+and ``cifar-100-python`` of the official python archives): nothing is downloaded.  The
+files are pickles, and a pickle can run code, so every file is read by a restricted
+unpickler that accepts numpy arrays, lists, strings and numbers only -- never by
+torchvision's classes (they call ``pickle.load``), whether or not torchvision imports,
+and no file in the folder changes that.  Each file's contents are then checked: uint8
+pixels of shape ``(n, 3072)``, ``n`` integer labels in ``[0, classes)``, the class
+names; anything else is a ``ValueError`` naming the file and what is wrong.
 :func:`make_cifar_fixture` writes a tiny data set in that exact format, for tests.
 
 Randomness.  The validation split is a ``torch.randperm`` drawn from a
@@ -24,9 +26,12 @@ workers, or where a run was interrupted -- resumed runs see the same images.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,6 +148,10 @@ class DatasetSplits:
         ``(C, H, W)``.
     name : str
         ``"cifar10"``, ``"cifar100"`` or ``"digits"``.
+    fingerprint : dict or None
+        What the data is: ``{"name", "n_train", "n_test", "sha256"}``, the hash of the
+        files read (CIFAR) or of the arrays (digits).  Training checkpoints store it and
+        ``--resume`` refuses other data.
     """
 
     train: Dataset
@@ -151,6 +160,7 @@ class DatasetSplits:
     num_classes: int
     input_shape: tuple
     name: str
+    fingerprint: dict | None = None
 
 
 # ------------------------------------------------------------------ readers
@@ -173,66 +183,101 @@ class _ArrayUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name} (only numpy arrays are expected)")
 
 
-def _read_batch(path):
+def _read_batch(path, digest=None):
+    """Unpickle one CIFAR file with :class:`_ArrayUnpickler` (``digest``: a hashlib object
+    the file's bytes are fed to)."""
     with open(path, "rb") as f:
-        return _ArrayUnpickler(f, encoding="latin1").load()
+        raw = f.read()
+    if digest is not None:
+        digest.update(os.path.basename(path).encode() + b"\0" + len(raw).to_bytes(8, "little"))
+        digest.update(raw)
+    return _ArrayUnpickler(io.BytesIO(raw), encoding="latin1").load()
 
 
-def _torchvision_cifar():
-    """torchvision's CIFAR10 and CIFAR100 classes, or None when torchvision cannot be
-    imported (not installed, or built for another torch)."""
-    try:
-        from torchvision.datasets import CIFAR10, CIFAR100
-    except Exception:  # noqa: BLE001 - an ABI mismatch raises RuntimeError, not ImportError
-        return None
-    return CIFAR10, CIFAR100
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
-def _read_cifar(name, root, train, reader):
-    """``(images uint8 (n, 3, 32, 32), labels int64 (n,), class names)`` of one split."""
+def _check_names(meta, key, classes):
+    """The class names of a CIFAR meta file: a list of ``classes`` strings."""
+    if not isinstance(meta, dict) or key not in meta:
+        raise ValueError(f"expected a dict with the key {key!r} (the class names)")
+    names = meta[key]
+    if not isinstance(names, (list, tuple)) or len(names) != classes or not all(isinstance(n, str) for n in names):
+        got = f"{len(names)} entries" if isinstance(names, (list, tuple)) else type(names).__name__
+        raise ValueError(f"{key!r} must be a list of {classes} class names (strings); got {got}")
+    return list(names)
+
+
+def _check_batch(entry, label_key, classes):
+    """``(images uint8 (n, 3072), labels int64 (n,))`` of one CIFAR data file, checked."""
+    if not isinstance(entry, dict):
+        raise ValueError(f"expected a dict with the keys 'data' and {label_key!r}; got {type(entry).__name__}")
+    for key in ("data", label_key):
+        if key not in entry:
+            raise ValueError(f"the key {key!r} is missing")
+    data, labels = entry["data"], entry[label_key]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8:
+        got = f"dtype {data.dtype}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise ValueError(f"'data' must be a uint8 array of pixel values 0..255; got {got}")
+    if data.ndim != 2 or data.shape[1] != 3072:
+        raise ValueError(f"'data' must have shape (n, 3072) (n images of 3 x 32 x 32); got {data.shape}")
+    n = data.shape[0]
+    if isinstance(labels, np.ndarray):
+        if labels.ndim != 1 or labels.dtype.kind not in "iu":
+            raise ValueError(f"{label_key!r} must be a list of integer labels; got an array of {labels.dtype} "
+                             f"with shape {labels.shape}")
+    elif isinstance(labels, (list, tuple)):
+        bad = next((v for v in labels if not _is_int(v)), None)
+        if bad is not None:
+            raise ValueError(f"{label_key!r} must hold integer class labels; got {bad!r}")
+    else:
+        raise ValueError(f"{label_key!r} must be a list of integer labels; got {type(labels).__name__}")
+    if len(labels) != n:
+        raise ValueError(f"{n} images but {len(labels)} labels in {label_key!r}")
+    y = np.asarray(labels, dtype=np.int64) if n else np.zeros(0, np.int64)
+    if n and (int(y.min()) < 0 or int(y.max()) >= classes):
+        bad = int(y.min()) if int(y.min()) < 0 else int(y.max())
+        raise ValueError(f"{label_key!r} must hold class labels in [0, {classes - 1}]; got {bad}")
+    return data, y
+
+
+def _read_cifar(name, root, train, digest=None):
+    """``(images uint8 (n, 3, 32, 32), labels int64 (n,), class names)`` of one split,
+    every file read by the restricted unpickler and checked (a ValueError naming the file)."""
     folder = Path(root) / _FOLDERS[name]
-    fixture = (folder / _FIXTURE_MARKER).exists()
-    if reader == "auto":
-        reader = "torchvision" if _torchvision_cifar() is not None else "builtin"
-    if reader == "torchvision":
-        classes = _torchvision_cifar()
-        if classes is None:
-            raise ImportError("reader='torchvision' needs an importable torchvision")
-        cls = classes[0] if name == "cifar10" else classes[1]
-        if fixture:  # a test fixture has its own checksums: check the files exist only
-            cls = type(cls.__name__, (cls,), {
-                "train_list": [[f, None] for f, _ in cls.train_list],
-                "test_list": [[f, None] for f, _ in cls.test_list],
-                "meta": {**cls.meta, "md5": None},
-            })
-        try:
-            ds = cls(str(root), train=train, download=False)
-        except (RuntimeError, pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError) as e:
-            raise ValueError(f"the {name} files under {folder} are corrupted or incomplete "
-                             f"({type(e).__name__}: {e})") from None
-        data, targets, names = ds.data, ds.targets, ds.classes
-        images = torch.from_numpy(np.ascontiguousarray(data.transpose(0, 3, 1, 2)))
-        return images, torch.as_tensor(targets, dtype=torch.int64), list(names)
     if name == "cifar10":
         files = [f"data_batch_{k}" for k in range(1, 6)] if train else ["test_batch"]
-        label_key, meta_file, meta_key = "labels", "batches.meta", "label_names"
+        label_key, meta_file, meta_key, classes = "labels", "batches.meta", "label_names", 10
     else:
         files = ["train"] if train else ["test"]
-        label_key, meta_file, meta_key = "fine_labels", "meta", "fine_label_names"
-    data, labels = [], []
+        label_key, meta_file, meta_key, classes = "fine_labels", "meta", "fine_label_names", 100
     for f in [*files, meta_file]:
         if not (folder / f).is_file():
             raise ValueError(f"the {name} files under {folder} are incomplete: {f} is missing")
-    try:
-        for f in files:
-            entry = _read_batch(folder / f)
-            data.append(np.asarray(entry["data"], dtype=np.uint8))
-            labels.extend(entry[label_key])
-        names = _read_batch(folder / meta_file)[meta_key]
-    except (pickle.UnpicklingError, KeyError, EOFError, ValueError, TypeError) as e:
-        raise ValueError(f"the {name} files under {folder} are corrupted ({type(e).__name__}: {e})") from None
+    data, labels = [], []
+    for f in [meta_file, *files]:
+        try:
+            entry = _read_batch(folder / f, digest)
+        except (pickle.UnpicklingError, KeyError, EOFError, ValueError, TypeError, AttributeError, IndexError,
+                ImportError, MemoryError, OverflowError, RecursionError) as e:
+            raise ValueError(f"the {name} files under {folder} are corrupted: {f}: "
+                             f"{type(e).__name__}: {e}") from None
+        try:
+            if f == meta_file:
+                names = _check_names(entry, meta_key, classes)
+            else:
+                x, y = _check_batch(entry, label_key, classes)
+                data.append(x)
+                labels.append(y)
+        except ValueError as e:
+            raise ValueError(f"the {name} files under {folder} are invalid: {f}: {e}") from None
     images = torch.from_numpy(np.vstack(data).reshape(-1, 3, 32, 32).copy())
-    return images, torch.as_tensor(labels, dtype=torch.int64), list(names)
+    return images, torch.from_numpy(np.concatenate(labels)), names
+
+
+def _fingerprint(name, n_train, n_test, digest):
+    return {"name": name, "n_train": int(n_train), "n_test": int(n_test), "sha256": digest.hexdigest()}
 
 
 def _default_root():
@@ -247,9 +292,12 @@ def _val_count(val_size, n):
     return int(round(frac * n))
 
 
-def _split(images, labels, scale, test_images, test_labels, val_size, augment, seed, pad, flip, name, num_classes):
+def _split(images, labels, scale, test_images, test_labels, val_size, augment, seed, pad, flip, name, num_classes,
+           fingerprint=None):
     n = images.shape[0]
     n_val = _val_count(val_size, n)
+    if n_val >= n:
+        raise ValueError(f"val_size={val_size!r} leaves no training images (all {n} go to the validation split)")
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     val_idx, train_idx = perm[:n_val].sort().values, perm[n_val:].sort().values
     aug = dict(pad=pad, flip=flip, seed=seed) if augment else {}
@@ -260,6 +308,7 @@ def _split(images, labels, scale, test_images, test_labels, val_size, augment, s
         num_classes=num_classes,
         input_shape=tuple(int(s) for s in images.shape[1:]),
         name=name,
+        fingerprint=fingerprint,
     )
 
 
@@ -288,9 +337,11 @@ def load_dataset(name, root=None, *, val_size=0.1, augment=False, seed=0, reader
         augmented.
     seed : int
         Seeds the validation split and the augmentation.
-    reader : {"auto", "torchvision", "builtin"}
-        How CIFAR files are read: torchvision's dataset classes (``"auto"`` when
-        importable) or the restricted unpickler of this module.
+    reader : {"auto", "builtin", "torchvision"}
+        Kept for compatibility: every CIFAR file is read by the restricted unpickler of
+        this module (arrays, lists, strings and numbers only), whatever the value.
+        ``"torchvision"`` is deprecated (a ``DeprecationWarning``): torchvision's
+        classes unpickle with a general unpickler, which can run code from the file.
 
     Returns
     -------
@@ -301,7 +352,8 @@ def load_dataset(name, root=None, *, val_size=0.1, augment=False, seed=0, reader
     FileNotFoundError
         The CIFAR folder is not under ``root`` (nothing is downloaded).
     ValueError
-        An unknown ``name``, a bad ``val_size``, corrupted or incomplete files.
+        An unknown ``name``, a bad ``val_size`` (or one that leaves no training images),
+        corrupted, incomplete or invalid files (naming the file and what is wrong).
     TypeError
         Arguments of the wrong type.
 
@@ -316,6 +368,10 @@ def load_dataset(name, root=None, *, val_size=0.1, augment=False, seed=0, reader
     augment = check_bool("augment", augment)
     seed = check_int("seed", seed, 0)
     reader = check_choice("reader", reader, ("auto", "torchvision", "builtin"))
+    if reader == "torchvision":
+        warnings.warn("load_dataset(reader='torchvision') is deprecated: CIFAR files are always read by the "
+                      "restricted unpickler (torchvision's classes would unpickle them with a general unpickler)",
+                      DeprecationWarning, stacklevel=2)
     if isinstance(val_size, (bool, np.bool_)) or not isinstance(val_size, (int, float, np.integer, np.floating)):
         raise TypeError(f"val_size must be an int count or a float fraction in [0, 1); got {val_size!r}")
     if name == "digits":
@@ -327,8 +383,10 @@ def load_dataset(name, root=None, *, val_size=0.1, augment=False, seed=0, reader
         perm = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(20240))
         n_test = images.shape[0] // 4
         test_idx, train_idx = perm[:n_test].sort().values, perm[n_test:].sort().values
+        digest = hashlib.sha256(images.numpy().tobytes() + labels.numpy().tobytes())
+        fp = _fingerprint(name, len(train_idx), len(test_idx), digest)
         return _split(images[train_idx], labels[train_idx], 16.0, images[test_idx], labels[test_idx],
-                      val_size, augment, seed, pad=1, flip=False, name=name, num_classes=10)
+                      val_size, augment, seed, pad=1, flip=False, name=name, num_classes=10, fingerprint=fp)
     if root is None:
         root = _default_root()
     if not isinstance(root, (str, os.PathLike)):
@@ -339,10 +397,12 @@ def load_dataset(name, root=None, *, val_size=0.1, augment=False, seed=0, reader
             f"{name} not found: expected the folder {_FOLDERS[name]!r} (torchvision's on-disk format, from the "
             f"official python archive) under root={str(root)!r}; nothing is downloaded"
         )
-    images, labels, classes = _read_cifar(name, root, True, reader)
-    t_images, t_labels, _ = _read_cifar(name, root, False, reader)
+    digest = hashlib.sha256()
+    images, labels, classes = _read_cifar(name, root, True, digest)
+    t_images, t_labels, _ = _read_cifar(name, root, False, digest)
+    fp = _fingerprint(name, images.shape[0], t_images.shape[0], digest)
     return _split(images, labels, 255.0, t_images, t_labels, val_size, augment, seed, pad=4, flip=True,
-                  name=name, num_classes=len(classes))
+                  name=name, num_classes=len(classes), fingerprint=fp)
 
 
 # ------------------------------------------------------------------ fixture
@@ -358,9 +418,9 @@ def make_cifar_fixture(root, name="cifar10", *, n_train=50, n_test=20, seed=0) -
     images split among them), ``test_batch`` and ``batches.meta``; CIFAR-100:
     ``cifar-100-python/train``, ``test`` and ``meta`` -- pickled dicts with the keys
     the official archives have.  Images are seeded class prototypes plus noise
-    (learnable), labels cycle through the classes.  A marker file
-    ``advgame_fixture.json`` tells :func:`load_dataset` to skip torchvision's MD5
-    checks, which only the official files pass.
+    (learnable), labels cycle through the classes.  A file ``advgame_fixture.json``
+    records the arguments; :func:`load_dataset` never reads it (no file in the folder
+    changes how the data is read).
 
     Parameters
     ----------

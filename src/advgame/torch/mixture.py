@@ -28,7 +28,11 @@ from torch import nn
 
 from .._validation import check_choice
 from ._checks import (
+    check_finite_inputs,
+    check_finite_logits,
+    check_finite_members,
     check_label_range,
+    check_member_dtypes,
     check_labels,
     check_mixture_weights,
     check_models,
@@ -109,10 +113,29 @@ class Mixture(nn.Module):
         if isinstance(vectorize, int) and not isinstance(vectorize, bool):
             raise ValueError(f"vectorize must be one of {VECTORIZE}; got {vectorize!r}")
         check_choice("vectorize", vectorize, VECTORIZE)
+        check_member_dtypes(models)
+        check_finite_members(models)
         self.members = nn.ModuleList(models)
         device = _module_device(models[0])
         self.register_buffer("weights", check_mixture_weights(weights, len(models), device))
         self._logits = MemberLogits(models, vectorize)
+
+    def __setattr__(self, name, value):
+        # ``mixture.weights = w`` goes through the same checks as set_weights
+        if name == "weights" and "_buffers" in self.__dict__ and "weights" in self._buffers:
+            if value is not None:
+                value = check_mixture_weights(value, len(self.members), self._buffers["weights"].device,
+                                              self._buffers["weights"].dtype)
+        super().__setattr__(name, value)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # load_state_dict validates the weights (simplex, finite, one per member) before copying
+        key = prefix + "weights"
+        if key in state_dict:
+            w = state_dict[key]
+            state_dict[key] = check_mixture_weights(w, len(self.members), self.weights.device, self.weights.dtype,
+                                                    name=f"state_dict[{key!r}]")
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @property
     def vectorize(self):
@@ -277,12 +300,15 @@ class Mixture(nn.Module):
         Raises
         ------
         ValueError
-            A label lies outside ``[0, C)``.
+            A label lies outside ``[0, C)``; ``x`` or a member's logits hold NaN or
+            infinity (a diverged member is never scored as predicting class 0).
         """
         check_tensor(x, "x")
         y = check_labels(y, x)
+        check_finite_inputs(x, "x")
         with eval_mode(self.members), torch.no_grad():
             z = self.member_logits(x, param_grad=False)
+        check_finite_logits(z)
         check_label_range(y, z.shape[-1])
         return z.argmax(-1) == y[None]
 

@@ -53,8 +53,9 @@ CUTS_MAX_ITER = 1000
 def _check_options(view, solver, strategy, tol, max_iter, max_rounds, time_limit, cvxpy_solver, init):
     check_choice("solver", solver, SOLVERS)
     check_choice("strategy", strategy, STRATEGIES)
-    if tol is None:  # relative to the losses' scale: a game of tiny losses is not certified at once
-        tol = 1e-9 * (view.max_loss if view.max_loss > 0 else 1.0)
+    if tol is None:  # relative to the losses' scale: a game of tiny losses is not certified at once;
+        # a float32 game's weights and risk are rounded to float32: no gap below its precision
+        tol = max(1e-9, 8 * view.nx.eps(view.losses)) * (view.max_loss if view.max_loss > 0 else 1.0)
     else:
         try:
             tol = check_real("tol", tol, lo=0.0, lo_open=True)
@@ -124,7 +125,9 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
         else ``"cuts"`` from 4 * 10^6 valid rows on and ``"cg"`` below.
     tol : float, optional
         Certified duality gap to reach, finite and positive (default ``1e-9`` times the
-        largest loss of the game, so that the tolerance follows the losses' scale).
+        largest loss of the game, so that the tolerance follows the losses' scale; for a
+        float32 game 8 float32 epsilons, about 1e-6, times it: the weights it returns and
+        their risk are float32).
     max_iter : int, optional
         Constraint-generation rounds before giving up (status ``optimal_inaccurate``);
         default 100 (``"cuts"``: 1000, one cut per round).
@@ -152,7 +155,10 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
         ``weights`` (L,), ``value`` :math:`R(\lambda)`, ``adversary`` (N, m),
         ``lower_bound`` :math:`D(Q)`, ``gap``, ``status``, ``nit`` (rounds), ``info``
         with the strategy, number of LP rows and timings. The certificate is computed in
-        float64 on the game itself.
+        float64 on the game itself, for the weights as returned (rounded to a torch game's
+        dtype): ``value`` is at least their risk as they are and renormalized, and for a
+        float32 game the risk the game computes for them in float32, so
+        ``game.risk(res.weights) <= res.value``.
 
     References
     ----------
@@ -232,10 +238,17 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
     if lam is None:  # no LP solution: the starting weights and their best response
         lam = start
         Q = adversary_from_duals(view, lam, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), active)
-    # the certificate, in float64 from the game itself
-    value, adv_losses = view.certificate(lam, Q, support)
-    lower = float(adv_losses.min())
-    gap = max(0.0, value - lower)  # R >= D by weak duality; a negative difference is rounding
+    # the certificate, in float64 from the game itself, of the weights as they are returned
+    lam_cert = lam
+    if gview.nx is not view.nx:  # returned in the game's dtype: certify those rounded weights
+        lam_cert = np.asarray(gview.nx.host_float64(gview.nx.from_numpy(lam, type_as=gview.losses)))
+    value, adv_losses = view.certificate(lam_cert, Q, support)
+    value = max(value, value / float(np.sum(lam_cert)))  # and of the mixture they stand for (R is homogeneous)
+    if gview.nx.dtype_name(gview.losses) != "float64":  # and as the game's own arithmetic evaluates them
+        value = max(value, float(game.risk(gview.nx.from_numpy(lam, type_as=gview.losses)
+                                           if gview.nx is not view.nx else lam)))
+    lower = min(float(adv_losses.min()), value)  # R >= D by weak duality; D above R is rounding
+    gap = max(0.0, value - lower)
     if status == OPTIMAL and not gap <= tol:
         status = OPTIMAL_INACCURATE
         message = (f"the LP solver stopped but the certified duality gap {gap:.3e} exceeds tol={tol:.1e} "

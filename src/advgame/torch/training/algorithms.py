@@ -72,6 +72,7 @@ class AllReduceOracle:
     def __init__(self, oracle, n_local):
         self.oracle = oracle
         self.n_local = n_local
+        self.bound = getattr(oracle, "bound", None)  # the loss bound M the solver checks the losses against
 
     def __call__(self, weights):
         import torch.distributed as dist

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import torch
 
 from ..._io import atomic_path
 from .config import TrainConfig
+from .integrity import (check_fingerprint, data_fingerprint, describe_load_error, load_member_state,
+                        validate_checkpoint)
 
 __all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "trainer_state", "restore_trainer",
            "CHECKPOINT_FORMAT"]
@@ -46,17 +49,23 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     Raises
     ------
     ValueError
-        The file is missing, unreadable or not an advgame training checkpoint.
+        The file is missing, unreadable, not an advgame training checkpoint, or one
+        whose structure or values are invalid
+        (:func:`~advgame.torch.training.integrity.validate_checkpoint`); one line
+        naming the file.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"checkpoint {path!r} does not exist or is not a file")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # noqa: BLE001 - every unreadable file is one error
-        raise ValueError(f"checkpoint {path!r} is not readable: {type(err).__name__}: {err}") from None
+        with warnings.catch_warnings():  # torch's notes on pickle protocols: the error below says it all
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - every unreadable file is one error, in our words
+        raise ValueError(f"checkpoint {path!r} is not readable: {describe_load_error(path, err)}") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path!r} is not an advgame training checkpoint (format {CHECKPOINT_FORMAT!r})")
+    validate_checkpoint(state, path)
     return state
 
 
@@ -86,6 +95,7 @@ def trainer_state(trainer) -> dict:
         "summary": trainer.summary,
         "num_classes": int(trainer.data.num_classes),
         "input_shape": list(trainer.data.input_shape),
+        "data": data_fingerprint(trainer.data),
     }
 
 
@@ -97,15 +107,20 @@ def restore_trainer(trainer, state) -> None:
         diff = {k: (v, getattr(trainer.cfg, k)) for k, v in saved.to_dict().items()
                 if trainer.cfg.to_dict()[k] != v}
         raise ValueError(f"the checkpoint was written with other settings (saved, now): {diff}")
-    for m, s in zip(trainer.members, state["members"]):
-        m.load_state_dict(s)
-    trainer.mixture.set_weights(state["weights"].to(trainer.device))
-    for o, s in zip(trainer.optimizers, state["optimizers"]):
-        o.load_state_dict(s)
-    for sch, s in zip(trainer.schedulers, state["schedulers"]):
-        sch.load_state_dict(s)
-    trainer.solver.load_state_dict(state["solver"])
-    set_rng_state(state["rng"], trainer.generators)
+    check_fingerprint(state.get("data"), trainer.data)
+    for k, (m, s) in enumerate(zip(trainer.members, state["members"])):
+        load_member_state(m, s, k, trainer.cfg.arch)
+    try:
+        trainer.mixture.set_weights(state["weights"].to(trainer.device))
+        for o, s in zip(trainer.optimizers, state["optimizers"]):
+            o.load_state_dict(s)
+        for sch, s in zip(trainer.schedulers, state["schedulers"]):
+            sch.load_state_dict(s)
+        trainer.solver.load_state_dict(state["solver"])
+        set_rng_state(state["rng"], trainer.generators)
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as e:
+        msg = " ".join(str(e).split())[:300] or type(e).__name__
+        raise ValueError(f"the checkpoint does not fit this run: {type(e).__name__}: {msg}") from None
     by_rank = state.get("attack_rng_by_rank")
     if trainer.world > 1 and by_rank is not None and len(by_rank) == trainer.world:
         trainer.generators["attack"].set_state(by_rank[trainer.rank])  # each rank its own random starts

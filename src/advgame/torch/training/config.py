@@ -164,6 +164,8 @@ class TrainConfig:
         self.seed = check_seed(self.seed)
         if self.seed is None:
             raise ValueError("seed must be an int >= 0 (a training run is reproducible); got None")
+        if self.seed >= 2**32:  # the members' and attacks' seeds derived from it must fit torch's generators
+            raise ValueError(f"seed must be an int in [0, 2**32); got {self.seed}")
 
     @property
     def total_epochs(self) -> int:

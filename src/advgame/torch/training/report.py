@@ -23,7 +23,9 @@ def _write_text(path, text):
 
 def write_logs(out, history) -> None:
     """``out/log.json`` (a list of per-epoch dicts) and ``out/log.csv``, atomically."""
-    _write_text(os.path.join(out, "log.json"), json.dumps(history, indent=1) + "\n")
+    from .integrity import finite_json  # NaN / infinity as null: the log stays valid JSON
+
+    _write_text(os.path.join(out, "log.json"), json.dumps(finite_json(history), indent=1, allow_nan=False) + "\n")
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=LOG_FIELDS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()

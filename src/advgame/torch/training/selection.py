@@ -9,6 +9,7 @@ from ..mixture import Mixture
 from .algorithms import train_attack
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
+from .integrity import load_member_state
 
 __all__ = ["lp_weights", "mixture_from_checkpoint"]
 
@@ -80,9 +81,9 @@ def mixture_from_checkpoint(path, device="cpu", weights="trained"):
             raise ValueError(f"checkpoint {str(path)!r} has no LP weights (train with --weights lp)")
         w = state["weights_lp"]
     members = []
-    for s in state["members"]:
+    for k, s in enumerate(state["members"]):
         m = build_model(cfg.arch, state["num_classes"], tuple(state["input_shape"]))
-        m.load_state_dict(s)
+        load_member_state(m, s, k, cfg.arch, f"checkpoint {str(path)!r}")
         members.append(m.to(device).eval())
     keep = [k for k in range(len(members)) if float(w[k]) > 0] or [0]
     mix = Mixture([members[k] for k in keep], torch.as_tensor(w)[keep].to(device=device, dtype=torch.float32))

@@ -15,6 +15,7 @@ from .algorithms import (adversarial_batch, adversarial_dataset, bat_weights, me
                          sub_mixture, train_attack, weight_step)
 from .checkpoint import load_checkpoint, restore_trainer, save_checkpoint, trainer_state
 from .config import TrainConfig
+from .integrity import check_finite_training, check_splits, diverged_as_error, finite_json
 from .report import write_figure, write_logs
 from .selection import lp_weights
 
@@ -87,6 +88,7 @@ class Trainer:
                              f"({self.world})")
         if self.world > 1 and cfg.weight_method == "lp":
             raise ValueError("weight_method='lp' runs on one process; use 'oracle' or 'entropic' with torchrun")
+        check_splits(data, self.world)
         torch.manual_seed(cfg.seed)
         members = [build_model(cfg.arch, data.num_classes, tuple(data.input_shape), seed=cfg.seed * 1009 + k)
                    .to(self.device) for k in range(cfg.models)]
@@ -259,11 +261,13 @@ class Trainer:
             t0 = time.perf_counter()
             phase = self.epoch // cfg.epochs if cfg.algo == "bat" else None
             lr = float(self.optimizers[phase or 0].param_groups[0]["lr"])  # the rate this epoch trains at
-            if cfg.algo == "bat":
-                losses = self._epoch_bat(phase, self.epoch)
-            else:
-                loader = self._bar(self._loader(self.data.train, self.epoch), f"epoch {self.epoch + 1}")
-                losses = self._epoch_mixture(loader)
+            with diverged_as_error(self, lr):  # a check that trips on NaN members mid-epoch: a divergence
+                if cfg.algo == "bat":
+                    losses = self._epoch_bat(phase, self.epoch)
+                else:
+                    loader = self._bar(self._loader(self.data.train, self.epoch), f"epoch {self.epoch + 1}")
+                    losses = self._epoch_mixture(loader)
+            check_finite_training(self, losses, lr)  # a diverged epoch is never validated nor saved
             natural, robust = self.validate()
             row = {
                 "epoch": self.epoch + 1, "members": self.active(), "natural": natural, "robust": robust,
@@ -311,7 +315,7 @@ class Trainer:
 
             with atomic_path(os.path.join(self.out, "summary.json")) as tmp:
                 with open(tmp, "w", encoding="utf-8") as f:
-                    json.dump(summary, f, indent=1)
+                    json.dump(finite_json(summary), f, indent=1, allow_nan=False)
             write_figure(self.out, {label or f"{cfg.algo}, L={cfg.models}": self.history})
         return summary
 
