@@ -166,3 +166,17 @@ def test_cli_study_errors_are_one_line(tmp_path):
     assert out.stderr.strip().count("\n") == 0 and "epochs must be an integer >= 1" in out.stderr
     assert "study" in subprocess.run([sys.executable, "-m", "advgame", "--help"], capture_output=True,
                                      text=True).stdout
+
+
+def test_the_documented_study_file_is_the_shipped_one_and_parses():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    doc = (root / "docs" / "studies.md").read_text()
+    block = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    shipped = root / "docs" / "studies" / "tiny.toml"
+    strip = [ln.split("#", 1)[0].strip() for ln in block.splitlines()]
+    strip_shipped = [ln.split("#", 1)[0].strip() for ln in shipped.read_text().splitlines()]
+    assert [s for s in strip if s] == [s for s in strip_shipped if s]
+    spec = load_study(shipped)
+    assert spec.baseline == "AT" and len(spec.cells()) == 8
