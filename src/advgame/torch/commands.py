@@ -85,9 +85,18 @@ def add_subcommands(subparsers) -> None:
     e = subparsers.add_parser("eval", help=_EVAL_HELP, description=_EVAL_HELP + " (adaptive PGD, APGD-CE/DLR "
                               "100 iterations 5 restarts, ARC; C&W in l2).")
     e.add_argument("checkpoint", help="a checkpoint.pt written by advgame train")
-    e.add_argument("--attacks", default="all",
-                   help="'all' or comma-separated names: pgd-logits,pgd-loss,apgd-ce,apgd-dlr,arc "
-                   "(l2 also cw-logits,cw-loss)")
+    e.add_argument("--attacks", default=None,
+                   help="'all' (default without --suite) or comma-separated names: pgd-logits,pgd-loss,apgd-ce,"
+                   "apgd-dlr,apgd-t,square,arc,margin-subsets,multi-targeted,transfer (l2 also cw-logits,cw-loss); "
+                   "with --suite, added to the suite")
+    e.add_argument("--suite", choices=("quick", "standard", "full"), default=None,
+                   help="a named attack suite (docs/evaluation.md): quick, standard (AutoAttack's counterpart for "
+                   "mixtures, plus ARC and the mixture attacks) or full (also PGD, APGD-DLR, C&W; sanity checks on)")
+    e.add_argument("--checks", dest="checks", action="store_true", default=None,
+                   help="run the sanity checks (default: on with --suite full)")
+    e.add_argument("--no-checks", dest="checks", action="store_false", help="skip the sanity checks")
+    e.add_argument("--save-adversarials", default=None, metavar="FILE",
+                   help="save the per-example worst-case inputs (torch.save of tensors; load with weights_only=True)")
     e.add_argument("--eps", type=float, default=None, help="radius (default: the training eps)")
     e.add_argument("--norm", default="linf", choices=("linf", "l2"))
     e.add_argument("--weights", choices=("trained", "lp"), default="trained")
@@ -203,12 +212,19 @@ def _cmd_eval(args) -> int:
     n = len(data.test) if args.max_samples is None else min(args.max_samples, len(data.test))
     xs, ys = zip(*(data.test[i] for i in range(n)))
     x, y = torch.stack(xs), torch.as_tensor(ys, dtype=torch.int64)
-    attacks = "all" if args.attacks == "all" else [a.strip() for a in args.attacks.split(",") if a.strip()]
+    attacks = "all" if args.attacks in (None, "all") else [a.strip() for a in args.attacks.split(",") if a.strip()]
     eps = cfg.eps if args.eps is None else args.eps
-    report = evaluate(mix, x, y, eps, args.norm, attacks, batch_size=args.batch_size, seed=args.seed)
+    report = evaluate(mix, x, y, eps, args.norm, attacks, batch_size=args.batch_size, seed=args.seed,
+                      suite=args.suite, checks=args.checks, keep_adversarials=args.save_adversarials is not None)
     print(f"{args.checkpoint}: {cfg.algo}, {len(mix)} member(s) with positive weight, "
           f"weights {[round(float(w), 4) for w in mix.weights]} ({args.weights})")
     print(report.table())
+    for c in report.checks:
+        if not c.passed:
+            print(f"warning: sanity check {c.name} failed: {c.meaning}", file=sys.stderr)
+    if args.save_adversarials is not None:
+        report.save_adversarials(args.save_adversarials)
+        print(f"wrote {args.save_adversarials}")
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "eval.json")
     payload = {"checkpoint": os.path.abspath(args.checkpoint), "algo": cfg.algo, "dataset": cfg.dataset,
                "weights_used": args.weights,
@@ -216,11 +232,7 @@ def _cmd_eval(args) -> int:
                "eps": eps,
                "norm": args.norm, "n": report.n, "accuracy": dict(report), "seconds": report.seconds,
                "skipped": report.skipped}
-    from .._io import atomic_path
-
-    with atomic_path(out) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=1)
+    report.save_json(out, **payload)
     print(f"wrote {out}")
     return 0
 
