@@ -337,3 +337,97 @@ def test_more_iterations_check_flags_an_unconverged_attack(mix2):
         warnings.simplefilter("always")
         sanity_checks(mix, x, y, report, weak, n_check=40)
     assert any(issubclass(w.category, EvaluationWarning) and "more-iterations" in str(w.message) for w in rec)
+
+
+# ------------------------------------------------- sampled classifier, curve
+def test_sampled_accuracy_interval_and_its_relation_to_the_expected_accuracy(mix2):
+    from advgame.torch.sampled import EoTAPGD, sampled_accuracy, sampled_correct
+
+    mix, x, y = mix2
+    # at eps = 0 the sampled accuracy estimates the exact expected accuracy of the clean points
+    s0 = sampled_accuracy(mix, x, y, 0.0, draws=400, seed=1,
+                          attacks={"eot": EoTAPGD(eps=0.0, steps=2, eot_samples=2)})
+    exact = float(mix.expected_accuracy(x, y))
+    assert s0["expected"] == pytest.approx(exact) and s0["ci"][0] <= exact <= s0["ci"][1]
+    s = sampled_accuracy(mix, x, y, 0.1, draws=50, seed=0,
+                         attacks={"eot": EoTAPGD(eps=0.1, steps=10, eot_samples=4)})
+    assert s["ci"][0] <= s["accuracy"] <= s["ci"][1] and s["accuracy"] < exact - 0.1
+    # EoT sees less than the exact-expectation attack: it is not stronger (within the interval)
+    exact_attack = float(evaluate(mix, x, y, 0.1, attacks={"a": APGD(eps=0.1, steps=10, restarts=1)})["a"])
+    assert s["ci"][1] >= exact_attack - 0.05
+    c = sampled_correct(mix, x, y, 1000, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(c.double().mean(0), mix.expected_accuracy(x, y, reduction="none").double(),
+                               atol=0.08, rtol=0)
+
+
+def test_robust_accuracy_curve_falls_to_zero_and_is_drawn(mix2, tmp_path):
+    from advgame.torch.curves import plot_robust_accuracy, robust_accuracy_curve, write_curve_figure
+
+    mix, x, y = mix2
+    curve = robust_accuracy_curve(mix, x[:16], y[:16], [0.0, 0.1, 1.0], suite=None,
+                                  attacks=["pgd-logits", "apgd-ce"])
+    worst = curve["accuracy"]["worst"]
+    assert worst[0] == pytest.approx(float(mix.expected_accuracy(x[:16], y[:16])))
+    assert worst[0] >= worst[1] >= worst[2] and worst[2] <= 0.02
+    paths = write_curve_figure(curve, tmp_path / "curve")
+    assert [p[-3:] for p in paths] == ["png", "pdf"] and all((tmp_path / f"curve.{e}").stat().st_size > 0
+                                                               for e in ("png", "pdf"))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = plot_robust_accuracy(curve)
+    assert len(ax.lines) == 3
+    with pytest.raises(ValueError, match="increasing"):
+        robust_accuracy_curve(mix, x, y, [0.2, 0.1])
+
+
+# ------------------------------------------------------- external members, CLI
+def _cli(*args):
+    from advgame.torch.commands import main
+
+    return main([str(a) for a in args])
+
+
+def test_eval_cli_on_members_not_trained_by_advgame(tmp_path, capsys):
+    from advgame.torch.models import build_model
+
+    m0, m1 = build_model("small-mlp", 10, (1, 8, 8), seed=0), SmallMLP(64, 10, hidden=8)
+    torch.save(m0.state_dict(), tmp_path / "a.pt")
+    torch.save(m1.state_dict(), tmp_path / "b.pt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.script(m1), tmp_path / "b_ts.pt")
+    out = tmp_path / "e.json"
+    rc = _cli("eval", "--members", f"{tmp_path / 'a.pt'},{tmp_path / 'b_ts.pt'}", "--arch", "small-mlp",
+              "--dataset", "digits", "--eps", 0.1, "--weights", "0.25,0.75", "--suite", "quick", "--max-samples", 8,
+              "--save-adversarials", tmp_path / "adv.pt", "--out", out, "--threads", 1)
+    text = capsys.readouterr().out
+    assert rc == 0 and "apgd-t" in text and "square" in text and "worst" in text
+    d = json.loads(out.read_text())
+    assert d["weights"] == pytest.approx([0.25, 0.75]) and d["suite"] == "quick" and d["n"] == 8
+    assert set(d["per_example"]["accuracy"]) >= {"natural", "apgd-ce", "apgd-t", "square", "arc", "worst"}
+    assert "square" in d["settings"] and d["seconds"]["square"] > 0
+    adv = torch.load(tmp_path / "adv.pt", weights_only=True)
+    assert adv["x_adv"].shape == (8, 1, 8, 8)
+    # a factory (module:function) instead of --arch; errors are one line, status 1
+    rc = _cli("eval", "--members", tmp_path / "b.pt", "--factory", "_evalsuite_factory:digits_mlp", "--dataset",
+              "digits", "--eps", 0.1, "--attacks", "apgd-ce", "--max-samples", 4, "--out", tmp_path / "f.json")
+    assert rc == 0, capsys.readouterr().err
+    assert _cli("eval", "--members", tmp_path / "a.pt", "--dataset", "digits", "--eps", 0.1) == 1
+    assert "--arch" in capsys.readouterr().err
+    torch.save({"w": [1, 2]}, tmp_path / "pickled.pt")  # not a tensor-only state dict
+    assert _cli("eval", "--members", tmp_path / "pickled.pt", "--arch", "small-mlp", "--dataset", "digits",
+                "--eps", 0.1) == 1
+
+
+def test_external_mixture_lp_weights_and_checks():
+    from advgame.torch.external import external_mixture, parse_weights
+
+    assert parse_weights(None, 3) == pytest.approx([1 / 3] * 3) and parse_weights("1,3", 2) == [0.25, 0.75]
+    with pytest.raises(ValueError, match="one entry per member"):
+        parse_weights("1,2,3", 2)
+    x, y = synthetic_images(64, (1, 8, 8), 10, noise=0.3, seed=0)
+    robust = train_classifier(SmallMLP(64, 10, hidden=16), x, y, steps=100, seed=0)
+    broken = SmallMLP(64, 10, hidden=16)  # untrained: the LP gives it no weight
+    mix, w = external_mixture([], factory=lambda: [robust, broken], weights="lp", val=(x, y), eps=0.05)
+    assert w[0] > 0.9 and len(mix) >= 1

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 import zipfile
 
 import torch
@@ -82,7 +83,9 @@ def load_member(path, *, arch=None, factory=None, num_classes=None, input_shape=
     if not os.path.isfile(path):
         raise ValueError(f"member file {path!r} does not exist")
     if _is_torchscript(path):
-        return torch.jit.load(path, map_location=device).eval()
+        with warnings.catch_warnings():  # torch >= 2.9 deprecates TorchScript; the archives still load
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return torch.jit.load(path, map_location=device).eval()
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:  # noqa: BLE001 - any failure to read is a bad file
