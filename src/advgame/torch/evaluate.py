@@ -66,7 +66,10 @@ def default_attacks(eps, norm="linf", bounds=(0.0, 1.0), names="all") -> dict:
     norm : {"linf", "l2"}
     bounds : (float, float)
     names : "all" or sequence of str
-        A subset of :data:`ATTACK_NAMES` for ``norm``.
+        A subset of :data:`ATTACK_NAMES` for ``norm``, plus any of ``apgd-t``,
+        ``square``, ``margin-subsets``, ``multi-targeted`` and ``transfer`` (with
+        their ``"standard"`` suite settings, :func:`advgame.torch.suites.make_attack`;
+        never part of ``"all"``).
 
     Returns
     -------
