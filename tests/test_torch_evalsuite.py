@@ -431,3 +431,24 @@ def test_external_mixture_lp_weights_and_checks():
     broken = SmallMLP(64, 10, hidden=16)  # untrained: the LP gives it no weight
     mix, w = external_mixture([], factory=lambda: [robust, broken], weights="lp", val=(x, y), eps=0.05)
     assert w[0] > 0.9 and len(mix) >= 1
+
+
+class _Constant(nn.Module):
+    """Always predicts class 0, whatever the input (logits with no dependence on x)."""
+
+    def forward(self, x):
+        z = torch.zeros(x.shape[0], 4, dtype=x.dtype, device=x.device)
+        z[:, 0] = 1.0
+        return z + 0 * x.flatten(1)[:, :1]
+
+
+def test_large_eps_check_flags_a_model_attacks_cannot_move():
+    x, y = torch.rand(12, 1, 4, 4), torch.zeros(12, dtype=torch.int64)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        report = evaluate(_Constant(), x, y, eps=0.1, attacks={"apgd": APGD(eps=0.1, steps=5, restarts=1)},
+                          checks=True)
+    big = {c.name: c for c in report.checks}["large-eps"]
+    assert not big.passed and big.value == pytest.approx(1.0) and "gradient masking" in big.meaning
+    assert any("large-eps" in str(w.message) for w in rec if issubclass(w.category, EvaluationWarning))
+    assert "[FLAG] large-eps" in report.table()
