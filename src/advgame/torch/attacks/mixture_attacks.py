@@ -259,7 +259,7 @@ class Transfer(Attack):
         for k, member in enumerate(mix.members):
             if float(mix.weights[k]) <= 0:
                 continue
-            a = self.attack.bind(Mixture([member]))
+            a = self.attack.bind(Mixture([member], vectorize=False))
             a.seed = gen
             x_k = a._run(a.model, x, y, gen)
             with torch.no_grad():

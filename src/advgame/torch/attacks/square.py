@@ -90,7 +90,8 @@ class Square(Attack):
       query sets the window to a fresh :math:`\pm\varepsilon` per channel (flipped if
       it would not change anything).
     * ``norm="l2"``: the start tiles the image with pseudo-Gaussian blocks of random
-      sign, scaled to norm :math:`\varepsilon`; a query moves the mass of a second
+      sign (side ``min(H, W) // 5``; Gaussian noise for images under 10 pixels a side),
+      scaled to norm :math:`\varepsilon`; a query moves the mass of a second
       window into the first one, adds a pseudo-Gaussian block there, and rescales so
       that no more than the unused budget is spent.
 
