@@ -452,3 +452,15 @@ def test_large_eps_check_flags_a_model_attacks_cannot_move():
     assert not big.passed and big.value == pytest.approx(1.0) and "gradient masking" in big.meaning
     assert any("large-eps" in str(w.message) for w in rec if issubclass(w.category, EvaluationWarning))
     assert "[FLAG] large-eps" in report.table()
+
+
+@pytest.mark.slow
+def test_full_suite_is_never_weaker_than_standard_per_example(mix2):
+    mix, x, y = mix2
+    std = evaluate(mix, x[:6], y[:6], eps=0.1, suite="standard")
+    full = evaluate(mix, x[:6], y[:6], eps=0.1, suite="full", checks=False)
+    assert full.attacks[: len(std.attacks)] == std.attacks
+    assert bool((full.per_example["worst"] <= std.per_example["worst"] + 1e-12).all())
+    for k in std.attacks:
+        if k != "apgd-ce":  # same settings and generator: the same points
+            torch.testing.assert_close(full.per_example[k], std.per_example[k])
