@@ -464,3 +464,26 @@ def test_full_suite_is_never_weaker_than_standard_per_example(mix2):
     for k in std.attacks:
         if k != "apgd-ce":  # same settings and generator: the same points
             torch.testing.assert_close(full.per_example[k], std.per_example[k])
+
+
+def test_the_new_user_complaints_of_issue_17_are_gone(mix2):
+    """`--attacks square` was refused, torchattacks.Square raised TypeError, and a custom
+    attack needed the private Attack._run."""
+    ta = _torchattacks()
+    from advgame.torch import default_attacks
+    from advgame.torch.evaluate import evaluate_loader
+
+    mix, x, y = mix2
+    atk = default_attacks(0.1, names=["square", "apgd-t", "margin-subsets"])
+    assert [type(a).__name__ for a in atk.values()] == ["Square", "APGDT", "MarginSubsets"]
+    report = evaluate(mix, x[:8], y[:8], eps=0.1,
+                      attacks={"square": ta.Square(mix.members[0], eps=0.1, n_queries=100, seed=0)})
+    assert report["square"] <= report["natural"] and "ta" not in report.attacks
+    with pytest.raises(ValueError, match="valid names"):
+        default_attacks(0.1, names=["fab-t"])
+    # evaluate_loader: suite, checks on the first batch
+    loader = [(x[:6], y[:6]), (x[6:12], y[6:12])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EvaluationWarning)
+        r = evaluate_loader(mix, loader, eps=0.1, suite="quick", checks=True)
+    assert r.n == 12 and r.suite == "quick" and {c.name for c in r.checks} >= {"large-eps", "square-vs-white-box"}
