@@ -84,13 +84,33 @@ def add_subcommands(subparsers) -> None:
 
     e = subparsers.add_parser("eval", help=_EVAL_HELP, description=_EVAL_HELP + " (adaptive PGD, APGD-CE/DLR "
                               "100 iterations 5 restarts, ARC; C&W in l2).")
-    e.add_argument("checkpoint", help="a checkpoint.pt written by advgame train")
-    e.add_argument("--attacks", default="all",
-                   help="'all' or comma-separated names: pgd-logits,pgd-loss,apgd-ce,apgd-dlr,arc "
-                   "(l2 also cw-logits,cw-loss)")
+    e.add_argument("checkpoint", nargs="?", default=None,
+                   help="a checkpoint.pt written by advgame train (or give --members / --factory)")
+    e.add_argument("--members", default=None, metavar="FILES",
+                   help="comma-separated member files not trained by advgame: state dicts (with --arch or --factory) "
+                   "or TorchScript archives; loaded with weights_only=True")
+    e.add_argument("--arch", default=None, help="architecture of state-dict members (small-mlp, small-cnn, resnet18, "
+                   "wrn-28-10)")
+    e.add_argument("--factory", default=None, metavar="MODULE:FUNCTION",
+                   help="builds the architecture of each state dict, or (without --members) returns the members")
+    e.add_argument("--dataset", default=None, help="data set of --members / --factory (digits, cifar10, cifar100)")
+    e.add_argument("--attacks", default=None,
+                   help="'all' (default without --suite) or comma-separated names: pgd-logits,pgd-loss,apgd-ce,"
+                   "apgd-dlr,apgd-t,square,arc,margin-subsets,multi-targeted,transfer (l2 also cw-logits,cw-loss); "
+                   "with --suite, added to the suite")
+    e.add_argument("--suite", choices=("quick", "standard", "full"), default=None,
+                   help="a named attack suite (docs/evaluation.md): quick, standard (AutoAttack's counterpart for "
+                   "mixtures, plus ARC and the mixture attacks) or full (also PGD, APGD-DLR, C&W; sanity checks on)")
+    e.add_argument("--checks", dest="checks", action="store_true", default=None,
+                   help="run the sanity checks (default: on with --suite full)")
+    e.add_argument("--no-checks", dest="checks", action="store_false", help="skip the sanity checks")
+    e.add_argument("--save-adversarials", default=None, metavar="FILE",
+                   help="save the per-example worst-case inputs (torch.save of tensors; load with weights_only=True)")
     e.add_argument("--eps", type=float, default=None, help="radius (default: the training eps)")
     e.add_argument("--norm", default="linf", choices=("linf", "l2"))
-    e.add_argument("--weights", choices=("trained", "lp"), default="trained")
+    e.add_argument("--weights", default=None,
+                   help="checkpoint: trained (default) or lp; --members: uniform (default), lp (exact LP on the "
+                   "validation candidates) or comma-separated weights")
     e.add_argument("--data-root", default=None)
     e.add_argument("--device", default=None)
     e.add_argument("--batch-size", type=int, default=256)
@@ -98,6 +118,12 @@ def add_subcommands(subparsers) -> None:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--out", default=None, help="JSON report (default: eval.json next to the checkpoint)")
     e.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    e.add_argument("--sampled", action="store_true",
+                   help="also estimate the deployed (one member per query) classifier's accuracy under EoT APGD, "
+                   "with a 95%% confidence interval")
+    e.add_argument("--eps-curve", default=None, metavar="EPS,EPS,...",
+                   help="also draw robust accuracy against these radii (per attack and worst case; the --suite or "
+                   "quick suite) to OUT_STEM_curve.png/.pdf")
     e.set_defaults(advgame_run=_cmd_eval)
 
     from .study import add_study_command
@@ -241,17 +267,28 @@ def _cmd_eval(args) -> int:
     _check_positive(args.batch_size, "--batch-size")
     _check_report_target(_report_path(args), args.checkpoint)
     device = _device(args.device)
+    if args.checkpoint is None:
+        return _cmd_eval_external(args, device)
+    for flag in ("members", "arch", "factory", "dataset"):
+        if getattr(args, flag) is not None:
+            raise ValueError(f"--{flag} describes members not trained by advgame: give it instead of a checkpoint")
+    args.weights = args.weights or "trained"
     mix, cfg, state = mixture_from_checkpoint(args.checkpoint, device=device, weights=args.weights)
     data = load_dataset(cfg.dataset, args.data_root, val_size=cfg.val_size, augment=False, seed=cfg.seed)
-    n = len(data.test) if args.max_samples is None else min(args.max_samples, len(data.test))
-    xs, ys = zip(*(data.test[i] for i in range(n)))
-    x, y = torch.stack(xs), torch.as_tensor(ys, dtype=torch.int64)
-    attacks = "all" if args.attacks == "all" else [a.strip() for a in args.attacks.split(",") if a.strip()]
+    x, y = _test_tensors(data, args.max_samples)
+    attacks = "all" if args.attacks in (None, "all") else [a.strip() for a in args.attacks.split(",") if a.strip()]
     eps = cfg.eps if args.eps is None else args.eps
-    report = evaluate(mix, x, y, eps, args.norm, attacks, batch_size=args.batch_size, seed=args.seed)
+    report = evaluate(mix, x, y, eps, args.norm, attacks, batch_size=args.batch_size, seed=args.seed,
+                      suite=args.suite, checks=args.checks, keep_adversarials=args.save_adversarials is not None)
     print(f"{args.checkpoint}: {cfg.algo}, {len(mix)} member(s) with positive weight, "
           f"weights {[round(float(w), 4) for w in mix.weights]} ({args.weights})")
     print(report.table())
+    for c in report.checks:
+        if not c.passed:
+            print(f"warning: sanity check {c.name} failed: {c.meaning}", file=sys.stderr)
+    if args.save_adversarials is not None:
+        report.save_adversarials(args.save_adversarials)
+        print(f"wrote {args.save_adversarials}")
     out = _report_path(args)
     payload = {"checkpoint": os.path.abspath(args.checkpoint), "algo": cfg.algo, "dataset": cfg.dataset,
                "weights_used": args.weights,
@@ -259,20 +296,93 @@ def _cmd_eval(args) -> int:
                "eps": eps,
                "norm": args.norm, "n": report.n, "accuracy": dict(report), "seconds": report.seconds,
                "skipped": report.skipped}
-    from .._io import atomic_path
+    payload.update(_extras(args, mix, x, y, eps, out))
+    report.save_json(out, **payload)
+    print(f"wrote {out}")
+    return 0
 
-    from .training.integrity import finite_json
 
-    with atomic_path(out) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(finite_json(payload), f, indent=1, allow_nan=False)
+def _test_tensors(data, max_samples, split="test"):
+    import torch
+
+    if max_samples is not None and max_samples < 1:
+        raise ValueError(f"--max-samples must be at least 1; got {max_samples}")
+    ds = getattr(data, split)
+    n = len(ds) if max_samples is None else min(max_samples, len(ds))
+    xs, ys = zip(*(ds[i] for i in range(n)))
+    return torch.stack(xs), torch.as_tensor(ys, dtype=torch.int64)
+
+
+def _extras(args, mix, x, y, eps, out):
+    """--sampled and --eps-curve: printed, and returned for the JSON report."""
+    extra = {}
+    if args.sampled:
+        from .sampled import sampled_accuracy
+
+        s = sampled_accuracy(mix, x, y, eps, args.norm, batch_size=args.batch_size, seed=args.seed)
+        print(f"deployed classifier (one member per query) under EoT APGD-CE/DLR: accuracy {s['accuracy']:.4f}, "
+              f"{int(100 * s['confidence'])}% CI [{s['ci'][0]:.4f}, {s['ci'][1]:.4f}] ({s['draws']} queries per "
+              f"example; exact expected accuracy at the same points {s['expected']:.4f})")
+        extra["sampled"] = s
+    if args.eps_curve is not None:
+        from .curves import robust_accuracy_curve, write_curve_figure
+
+        radii = _fraction_list(args.eps_curve)
+        curve = robust_accuracy_curve(mix, x, y, radii, args.norm, suite=args.suite or "quick",
+                                      batch_size=args.batch_size, seed=args.seed)
+        stem = os.path.splitext(out)[0] + "_curve"
+        for path in write_curve_figure(curve, stem):
+            print(f"wrote {path}")
+        extra["curve"] = curve
+    return extra
+
+
+def _cmd_eval_external(args, device):
+    from .data import load_dataset
+    from .evaluate import evaluate
+    from .external import external_mixture
+
+    if args.members is None and args.factory is None:
+        raise ValueError("give a checkpoint, or members not trained by advgame (--members FILES and/or --factory)")
+    if args.dataset is None or args.eps is None:
+        raise ValueError("--members / --factory need --dataset and --eps")
+    data = load_dataset(args.dataset, args.data_root, val_size=0.1, augment=False, seed=args.seed)
+    val = None
+    if args.weights == "lp":
+        val = _test_tensors(data, 1000, split="val")
+    paths = [p.strip() for p in args.members.split(",") if p.strip()] if args.members else []
+    mix, w = external_mixture(paths, arch=args.arch, factory=args.factory, weights=args.weights,
+                              num_classes=data.num_classes, input_shape=data.input_shape, device=device, val=val,
+                              eps=args.eps, norm=args.norm, seed=args.seed)
+    x, y = _test_tensors(data, args.max_samples)
+    attacks = "all" if args.attacks in (None, "all") else [a.strip() for a in args.attacks.split(",") if a.strip()]
+    report = evaluate(mix, x, y, args.eps, args.norm, attacks, batch_size=args.batch_size, seed=args.seed,
+                      suite=args.suite, checks=args.checks, keep_adversarials=args.save_adversarials is not None)
+    print(f"{len(w)} member(s) ({', '.join(paths) or args.factory}), weights {[round(v, 4) for v in w]} "
+          f"({args.weights or 'uniform'})")
+    print(report.table())
+    for c in report.checks:
+        if not c.passed:
+            print(f"warning: sanity check {c.name} failed: {c.meaning}", file=sys.stderr)
+    if args.save_adversarials is not None:
+        report.save_adversarials(args.save_adversarials)
+        print(f"wrote {args.save_adversarials}")
+    out = _report_path(args)
+    payload = {"members": paths, "factory": args.factory, "arch": args.arch, "dataset": args.dataset,
+               "weights_used": args.weights or "uniform", "weights": w}
+    payload.update(_extras(args, mix, x, y, args.eps, out))
+    report.save_json(out, **payload)
     print(f"wrote {out}")
     return 0
 
 
 def _report_path(args):
     """Where ``eval`` writes its JSON report: ``--out``, else eval.json next to the checkpoint."""
-    return args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "eval.json")
+    if args.out:
+        return args.out
+    if args.checkpoint is None:  # members not trained by advgame
+        return "eval.json"
+    return os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "eval.json")
 
 
 #: the largest file ``eval --out`` reads to see whether it is a report it may replace
@@ -287,7 +397,8 @@ def _check_report_target(out, checkpoint):
     if os.path.isdir(out):
         raise ValueError(f"--out {out} is a folder; give the report's file name "
                          f"(e.g. {os.path.join(out, 'eval.json')})")
-    if os.path.exists(checkpoint) and os.path.exists(out) and os.path.samefile(out, checkpoint):
+    if checkpoint is not None and os.path.exists(checkpoint) and os.path.exists(out) and os.path.samefile(
+            out, checkpoint):
         raise ValueError(f"--out {out} is the checkpoint itself; refusing to overwrite it with the report")
     report = None
     try:
@@ -296,7 +407,7 @@ def _check_report_target(out, checkpoint):
                 report = json.load(f)
     except (OSError, ValueError):
         report = None
-    if not (isinstance(report, dict) and "checkpoint" in report and "accuracy" in report):
+    if not (isinstance(report, dict) and ("checkpoint" in report or "members" in report) and "accuracy" in report):
         raise ValueError(f"--out {out} exists and is not an advgame eval report; refusing to overwrite it "
                          "(remove it or choose another --out)")
 

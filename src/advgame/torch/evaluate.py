@@ -18,6 +18,7 @@ Sec. 6: "we give the exact expected accuracy"): no Monte Carlo anywhere.
 
 from __future__ import annotations
 
+import json
 import time
 
 import torch
@@ -25,11 +26,15 @@ import torch
 from .._validation import check_bool, check_int, check_norm, check_real
 from ._checks import check_bounds, check_labels, check_tensor, make_generator
 from .attacks import APGD, ARC, CW, PGD, Attack
+from .attacks.adapters import as_attack, is_torchattacks
 from .attacks._base import NORMS, lp_norm
 from .mixture import as_mixture
 from .modes import eval_mode
 
-__all__ = ["evaluate", "evaluate_loader", "default_attacks", "EvaluationReport", "ATTACK_NAMES"]
+__all__ = ["evaluate", "evaluate_loader", "default_attacks", "EvaluationReport", "ATTACK_NAMES", "SUITES"]
+
+#: the named suites of :func:`evaluate` (see :mod:`advgame.torch.suites`)
+SUITES = ("quick", "standard", "full")
 
 #: the attacks of ``attacks="all"``, per norm, in the order they are run
 ATTACK_NAMES = {
@@ -61,7 +66,10 @@ def default_attacks(eps, norm="linf", bounds=(0.0, 1.0), names="all") -> dict:
     norm : {"linf", "l2"}
     bounds : (float, float)
     names : "all" or sequence of str
-        A subset of :data:`ATTACK_NAMES` for ``norm``.
+        A subset of :data:`ATTACK_NAMES` for ``norm``, plus any of ``apgd-t``,
+        ``square``, ``margin-subsets``, ``multi-targeted`` and ``transfer`` (with
+        their ``"standard"`` suite settings, :func:`advgame.torch.suites.make_attack`;
+        never part of ``"all"``).
 
     Returns
     -------
@@ -71,15 +79,18 @@ def default_attacks(eps, norm="linf", bounds=(0.0, 1.0), names="all") -> dict:
     eps = check_real("eps", eps, lo=0)
     norm = check_norm(norm, allowed=NORMS)
     bounds = check_bounds(bounds)
+    from .suites import ALL_ATTACK_NAMES, make_attack
+
     valid = ATTACK_NAMES[norm]
     if isinstance(names, str):
         if names != "all":
             raise ValueError(f"attacks must be 'all', a list of names from {valid}, or a dict of Attack; got {names!r}")
         names = valid
     names = list(names)
+    extra_ok = tuple(n for n in ALL_ATTACK_NAMES if n not in valid and not (n.startswith("cw-") and norm != "l2"))
     for n in names:
-        if n not in valid:
-            raise ValueError(f"unknown attack {n!r} for norm={norm!r}; valid names: {valid}")
+        if n not in valid and n not in extra_ok:
+            raise ValueError(f"unknown attack {n!r} for norm={norm!r}; valid names: {valid + extra_ok}")
     common = dict(eps=eps, bounds=bounds)
     make = {
         "pgd-logits": lambda: PGD(norm=norm, steps=100, restarts=3, expectation="logits", **common),
@@ -90,7 +101,11 @@ def default_attacks(eps, norm="linf", bounds=(0.0, 1.0), names="all") -> dict:
         "apgd-dlr": lambda: APGD(norm=norm, loss="dlr", steps=100, restarts=5, **common),
         "arc": lambda: ARC(norm=norm, steps=20, **common),
     }
-    return {n: make[n]() for n in valid if n in names}
+    out = {n: make[n]() for n in valid if n in names}
+    for n in names:
+        if n not in out:  # apgd-t, square and the mixture attacks, with their "standard" settings
+            out[n] = make_attack(n, eps, norm, bounds, "standard")
+    return out
 
 
 class EvaluationReport(dict):
@@ -109,10 +124,19 @@ class EvaluationReport(dict):
     n : int
         Number of examples.
     skipped : dict of str to str
-        Attacks of ``"all"`` that were not run, with the reason.
+        Attacks of ``"all"`` or of the suite that were not run, with the reason.
+    settings : dict of str to str
+        Every attack's settings (its ``repr``).
+    suite : str or None
+    adversarials : torch.Tensor or None
+        With ``keep_adversarials``: per example, the input that gives the worst case
+        (the clean input where no attack lowered the accuracy), on the CPU.
+    checks : list of Check
+        The sanity checks' results (:mod:`advgame.torch.checks`), empty when not run.
     """
 
-    def __init__(self, values, per_example, seconds, eps, norm, n, skipped):
+    def __init__(self, values, per_example, seconds, eps, norm, n, skipped, *, settings=None, suite=None,
+                 adversarials=None, checks=None):
         super().__init__(values)
         self.per_example = per_example
         self.seconds = seconds
@@ -120,6 +144,76 @@ class EvaluationReport(dict):
         self.norm = norm
         self.n = n
         self.skipped = skipped
+        self.settings = dict(settings or {})
+        self.suite = suite
+        self.adversarials = adversarials
+        self.checks = list(checks or [])
+
+    @property
+    def attacks(self) -> list:
+        """The names of the attacks that ran, in order."""
+        return [k for k in self if k not in ("natural", "worst")]
+
+    def broken_by(self, atol=1e-12) -> list:
+        """Per example, the attacks that reach its worst-case accuracy below the natural one.
+
+        Returns
+        -------
+        list of list of str
+            Empty for an example no attack lowered.
+        """
+        per = self.per_example
+        out = []
+        for i in range(self.n):
+            w, nat = float(per["worst"][i]), float(per["natural"][i])
+            out.append([a for a in self.attacks if w < nat - atol and float(per[a][i]) <= w + atol])
+        return out
+
+    def flags(self) -> list:
+        """Names of the sanity checks that failed."""
+        return [c.name for c in self.checks if not c.passed]
+
+    def to_dict(self, per_example=True) -> dict:
+        """Everything in the report as JSON-ready Python objects.
+
+        Parameters
+        ----------
+        per_example : bool
+            Include, per example, every attack's accuracy, the worst case and the
+            attacks that broke it.
+        """
+        d = {"suite": self.suite, "eps": self.eps, "norm": self.norm, "n": self.n, "accuracy": dict(self),
+             "seconds": dict(self.seconds), "settings": dict(self.settings), "skipped": dict(self.skipped),
+             "checks": [c.to_dict() for c in self.checks], "flags": self.flags()}
+        if per_example:
+            per = {k: [round(float(v), 12) for v in self.per_example[k]] for k in self}
+            d["per_example"] = {"accuracy": per, "broken_by": self.broken_by()}
+        return d
+
+    def save_json(self, path, **extra) -> None:
+        """Write :meth:`to_dict` (with ``extra`` keys first) to ``path``, atomically."""
+        from .._io import atomic_path
+
+        from .training.integrity import finite_json
+
+        payload = dict(extra)
+        payload.update(self.to_dict())
+        with atomic_path(path) as tmp:
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(finite_json(payload), f, indent=1, allow_nan=False)  # NaN -> null: valid JSON
+
+    def save_adversarials(self, path) -> None:
+        """Save the worst-case inputs (``keep_adversarials=True``) with ``torch.save``,
+        atomically: ``{"x_adv": (N, ...), "accuracy": (N,), "eps", "norm"}`` of tensors
+        and numbers only, readable with ``torch.load(path, weights_only=True)``."""
+        if self.adversarials is None:
+            raise ValueError("the report holds no adversarial inputs: evaluate with keep_adversarials=True")
+        from .._io import atomic_path
+
+        payload = {"x_adv": self.adversarials, "accuracy": self.per_example["worst"], "eps": float(self.eps),
+                   "norm": self.norm}
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
 
     def table(self) -> str:
         """The report as a fixed-width text table."""
@@ -134,14 +228,27 @@ class EvaluationReport(dict):
             lines.append(f"{k:<{width}}{v:10.4f}{ts}")
         for k, why in self.skipped.items():
             lines.append(f"{k:<{width}}{'skipped':>10}  ({why})")
+        if self.settings:
+            lines.append("settings:")
+            lines.extend(f"  {k}: {v}" for k, v in self.settings.items())
+        if self.checks:
+            lines.append("sanity checks:")
+            for c in self.checks:
+                lines.append(f"  [{'ok' if c.passed else 'FLAG'}] {c.name}: {c.summary}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.table()
 
 
+def _is_single(a):
+    return isinstance(a, Attack) or is_torchattacks(a) or (callable(a) and not isinstance(a, (str, dict, type)))
+
+
 def _resolve(attacks, eps, norm, bounds, n_classes):
     skipped = {}
+    if _is_single(attacks) and not isinstance(attacks, Attack):
+        attacks = as_attack(attacks, eps=eps, norm=norm, bounds=bounds)
     if not isinstance(attacks, (str, dict, Attack)):
         try:
             attacks = list(attacks)
@@ -150,7 +257,14 @@ def _resolve(attacks, eps, norm, bounds, n_classes):
                 f"attacks must be 'all', a list of names, a dict of str to Attack or a list of Attack; got {attacks!r}"
             ) from None
     if isinstance(attacks, dict):
-        resolved = dict(attacks)
+        resolved = {}
+        for k, a in attacks.items():
+            if not isinstance(a, Attack) and not _is_single(a):
+                raise TypeError(
+                    f"attacks[{k!r}] must be an Attack, a torchattacks attack or a callable (x, y) -> x_adv; "
+                    f"got {type(a).__name__}"
+                )
+            resolved[k] = as_attack(a, eps=eps, norm=norm, bounds=bounds, name=k)
     elif isinstance(attacks, Attack):
         resolved = {attacks.name: attacks}
     elif isinstance(attacks, str) or all(isinstance(a, str) for a in attacks):
@@ -161,8 +275,12 @@ def _resolve(attacks, eps, norm, bounds, n_classes):
     else:
         resolved = {}
         for a in attacks:
-            if not isinstance(a, Attack):
-                raise TypeError(f"attacks must hold Attack instances or names; got {type(a).__name__}")
+            if not _is_single(a):
+                raise TypeError(
+                    f"attacks must hold Attack instances, torchattacks attacks, callables or names; "
+                    f"got {type(a).__name__}"
+                )
+            a = as_attack(a, eps=eps, norm=norm, bounds=bounds)
             name, i = a.name, 2
             while name in resolved:
                 name, i = f"{a.name}-{i}", i + 1
@@ -187,7 +305,12 @@ def _resolve(attacks, eps, norm, bounds, n_classes):
 class _Evaluator:
     """Runs the attacks batch by batch and accumulates per-example accuracies."""
 
-    def __init__(self, mixture, eps, norm, attacks, bounds, seed, check):
+    def __init__(self, mixture, eps, norm, attacks, bounds, seed, check, suite=None, keep_adversarials=False):
+        from .._validation import check_choice
+
+        self.suite = None if suite is None else check_choice("suite", suite, SUITES)
+        self.keep = check_bool("keep_adversarials", keep_adversarials)
+        self.worst_x = []
         self.mix = as_mixture(mixture)
         self.eps = check_real("eps", eps, lo=0)
         self.norm = check_norm(norm, allowed=NORMS)
@@ -203,10 +326,26 @@ class _Evaluator:
     def _setup(self, x):
         with torch.no_grad():
             n_classes = self.mix.member_logits(x[:1], param_grad=False).shape[-1]
-        attacks, self.skipped = _resolve(self.attacks_arg, self.eps, self.norm, self.bounds, n_classes)
+        if self.suite is None:
+            attacks, self.skipped = _resolve(self.attacks_arg, self.eps, self.norm, self.bounds, n_classes)
+        else:
+            from .suites import suite_attacks
+
+            n_members = int((self.mix.weights > 0).sum())
+            attacks, self.skipped = suite_attacks(self.suite, self.eps, self.norm, self.bounds, n_classes=n_classes,
+                                                  n_members=n_members)
+            if not (isinstance(self.attacks_arg, str) and self.attacks_arg == "all"):
+                extra, skipped = _resolve(self.attacks_arg, self.eps, self.norm, self.bounds, n_classes)
+                for name in extra:
+                    if name in attacks:
+                        raise ValueError(f"attack {name!r} is already in suite {self.suite!r}; give yours another name")
+                attacks.update(extra)
+                self.skipped.update(skipped)
         device = self.mix.weights.device
         self.attacks = {}
+        self.settings = {}
         for i, (name, a) in enumerate(attacks.items()):
+            self.settings[name] = repr(a) if self.seed is None else f"{a!r}; evaluate() reseeds it with {self.seed + i}"
             a = a.bind(self.mix)
             if self.seed is not None:
                 a.seed = make_generator(self.seed + i, device)
@@ -227,7 +366,9 @@ class _Evaluator:
         y = check_labels(y, x, self.mix.num_classes(x))
         if self.attacks is None:
             self._setup(x)
-        self.acc["natural"].append(self.mix.expected_accuracy(x, y, reduction="none").cpu())
+        natural = self.mix.expected_accuracy(x, y, reduction="none")
+        self.acc["natural"].append(natural.cpu())
+        worst_acc, worst_x = natural, x
         for name, attack in self.attacks.items():
             t0 = time.perf_counter()
             x_adv = attack(x, y)
@@ -236,7 +377,14 @@ class _Evaluator:
             self.seconds[name] += time.perf_counter() - t0
             if self.check:
                 self._check_threat_model(name, attack, x, x_adv)
-            self.acc[name].append(self.mix.expected_accuracy(x_adv, y, reduction="none").cpu())
+            acc = self.mix.expected_accuracy(x_adv, y, reduction="none")
+            self.acc[name].append(acc.cpu())
+            if self.keep:
+                lower = acc < worst_acc
+                worst_x = torch.where(lower.reshape((-1,) + (1,) * (x.ndim - 1)), x_adv.to(x.dtype), worst_x)
+                worst_acc = torch.minimum(acc, worst_acc)
+        if self.keep:
+            self.worst_x.append(worst_x.detach().cpu())
 
     def _check_threat_model(self, name, attack, x, x_adv):
         lo, hi = self.bounds
@@ -256,10 +404,13 @@ class _Evaluator:
         worst = torch.stack(list(per.values())).amin(0)
         per["worst"] = worst
         values = {k: float(v.mean()) for k, v in per.items()}
-        return EvaluationReport(values, per, dict(self.seconds), self.eps, self.norm, int(worst.numel()), self.skipped)
+        return EvaluationReport(values, per, dict(self.seconds), self.eps, self.norm, int(worst.numel()), self.skipped,
+                                settings=self.settings, suite=self.suite,
+                                adversarials=torch.cat(self.worst_x) if self.keep else None)
 
 
-def evaluate(mixture, x, y, eps, norm="linf", attacks="all", *, batch_size=None, bounds=(0.0, 1.0), seed=0, check=True):
+def evaluate(mixture, x, y, eps, norm="linf", attacks="all", *, batch_size=None, bounds=(0.0, 1.0), seed=0, check=True,
+             suite=None, checks=None, keep_adversarials=False):
     r"""Robust accuracy of a mixture under every attack, and the per-example worst case.
 
     Parameters
@@ -274,11 +425,16 @@ def evaluate(mixture, x, y, eps, norm="linf", attacks="all", *, batch_size=None,
         Radius of the threat model's ball (for C&W: the rejection threshold).
     norm : {"linf", "l2"}
         Also accepted: ``inf`` and ``2``.
-    attacks : "all", list of names, dict of str to Attack, or list of Attack
+    attacks : "all", list of names, dict or list of attacks, or one attack
         ``"all"``: :data:`ATTACK_NAMES` ``[norm]`` with :func:`default_attacks`
-        settings (``apgd-dlr`` is skipped, and said so, for fewer than 3 classes).
-        Attack instances may be unbound templates; each is bound to ``mixture``; its
-        ``eps`` must not exceed ``eps`` and its norm must be ``norm``.
+        settings (``apgd-dlr`` is skipped, and said so, for fewer than 3 classes);
+        names may also be ``apgd-t``, ``square``, ``margin-subsets``,
+        ``multi-targeted`` and ``transfer``.  An attack is an :class:`Attack` (an
+        unbound template is bound to ``mixture``; its ``eps`` must not exceed ``eps``
+        and its norm must be ``norm``), a torchattacks attack taken as it is
+        (re-aimed at the mixture, see :class:`advgame.torch.attacks.TorchattacksAttack`),
+        or any callable ``(x, y) -> x_adv`` (:class:`advgame.torch.attacks.FunctionAttack`).
+        With ``suite``, attacks given here are added to the suite's.
     batch_size : int, optional
         Examples per attack call (default: all at once).
     bounds : (float, float)
@@ -290,6 +446,15 @@ def evaluate(mixture, x, y, eps, norm="linf", attacks="all", *, batch_size=None,
     check : bool
         Verify that every attack's output lies in the ball and the box (raise
         ``RuntimeError`` otherwise).
+    suite : {"quick", "standard", "full"}, optional
+        Run a named suite (:mod:`advgame.torch.suites`) instead of ``attacks="all"``.
+    checks : bool, optional
+        Run the sanity checks (:func:`advgame.torch.checks.sanity_checks`) after the
+        attacks; each failed check is a flag in ``report.checks`` and a
+        :class:`~advgame.torch.checks.EvaluationWarning`.  Default: on for
+        ``suite="full"``, off otherwise.
+    keep_adversarials : bool
+        Keep, per example, the worst-case input in ``report.adversarials``.
 
     Returns
     -------
@@ -324,21 +489,36 @@ def evaluate(mixture, x, y, eps, norm="linf", attacks="all", *, batch_size=None,
     if x.shape[0] == 0:
         raise ValueError("x must hold at least one example")
     bs = x.shape[0] if batch_size is None else check_int("batch_size", batch_size, 1)
-    ev = _Evaluator(mixture, eps, norm, attacks, bounds, seed, check)
+    ev = _Evaluator(mixture, eps, norm, attacks, bounds, seed, check, suite, keep_adversarials)
     for i in range(0, x.shape[0], bs):
         ev.batch(x[i : i + bs], y[i : i + bs])
-    return ev.report()
+    return _with_checks(ev, ev.report(), x, y, checks, bs)
 
 
-def evaluate_loader(mixture, loader, eps, norm="linf", attacks="all", *, bounds=(0.0, 1.0), seed=0, check=True, max_batches=None):
+def _with_checks(ev, report, x, y, checks, batch_size):
+    if checks is None:
+        checks = ev.suite == "full"
+    if not check_bool("checks", checks):
+        return report
+    from .checks import sanity_checks
+
+    report.checks = sanity_checks(ev.mix, x, y, report, ev.attacks, bounds=ev.bounds, seed=ev.seed,
+                                  batch_size=batch_size)
+    return report
+
+
+def evaluate_loader(mixture, loader, eps, norm="linf", attacks="all", *, bounds=(0.0, 1.0), seed=0, check=True, max_batches=None,
+                    suite=None, checks=None, keep_adversarials=False):
     """:func:`evaluate` over an iterable of ``(x, y)`` batches (e.g. a ``DataLoader``).
 
     Same parameters and result as :func:`evaluate`; the per-example vectors are
     concatenated in the loader's order.  ``max_batches`` stops after that many
     batches.  With the same seed, ``evaluate(x, y, batch_size=b)`` and
-    ``evaluate_loader`` over the same batches of ``b`` give identical reports.
+    ``evaluate_loader`` over the same batches of ``b`` give identical reports.  The
+    sanity checks (``checks``) run on the first batch.
     """
-    ev = _Evaluator(mixture, eps, norm, attacks, bounds, seed, check)
+    ev = _Evaluator(mixture, eps, norm, attacks, bounds, seed, check, suite, keep_adversarials)
+    first = None
     if max_batches is not None:
         max_batches = check_int("max_batches", max_batches, 1)
     for i, batch in enumerate(loader):
@@ -349,5 +529,8 @@ def evaluate_loader(mixture, loader, eps, norm="linf", attacks="all", *, bounds=
         except (TypeError, IndexError, KeyError):
             raise TypeError(f"loader must yield (x, y) pairs; got {type(batch).__name__}") from None
         ev.batch(xb, yb)
-    return ev.report()
+        if first is None:
+            first = (xb, yb)
+    report = ev.report()
+    return report if first is None else _with_checks(ev, report, first[0], first[1], checks, None)
 
