@@ -20,6 +20,7 @@ dataset = "digits"
 seeds = [0, 1]
 eps = [0.1, 0.3]
 epochs = 1
+suite = ""
 eval_attacks = ["pgd-logits"]
 eval_samples = 40
 bootstrap = 200
@@ -127,6 +128,10 @@ def _tiny_dict():
         ({"methods": [{"name": "a", "algo": "at", "seed": 3}]}, "study-level settings ['seed']"),
         ({"methods": [{"name": "a", "algo": "at", "wings": 3}]}, "['wings']"),
         ({"eval_attacks": 3}, "eval_attacks"),
+        ({"eval_attacks": ["nope"]}, "unknown attacks ['nope']"),
+        ({"suite": "huge"}, "suite must be one of"),
+        ({"suite": "quick", "eval_attacks": ["square"]}, "already in suite 'quick'"),
+        ({"eval_attacks": []}, "eval_attacks must name at least one attack"),
         ({"step_ratio": 2}, "step_ratio"),
     ],
 )
@@ -180,3 +185,13 @@ def test_the_documented_study_file_is_the_shipped_one_and_parses():
     assert [s for s in strip if s] == [s for s in strip_shipped if s]
     spec = load_study(shipped)
     assert spec.baseline == "AT" and len(spec.cells()) == 8
+
+
+def test_a_cell_is_evaluated_with_the_studys_suite(tmp_path):
+    data = {**_tiny_dict(), "suite": "quick", "eval_attacks": [], "seeds": [0], "eps": [0.2], "eval_samples": 20,
+            "methods": [{"name": "AT", "algo": "at"}]}
+    report = run_study(parse_study(data), tmp_path / "out", log=lambda *_: None)
+    cell = json.loads(next((tmp_path / "out" / "cells").rglob("result.json")).read_text())
+    assert {"apgd-ce", "apgd-t", "square", "arc", "worst"} <= set(cell["accuracy"])
+    assert cell["worst"] <= min(v for k, v in cell["accuracy"].items() if k not in ("natural", "worst")) + 1e-12
+    assert report["suite"] == "quick"

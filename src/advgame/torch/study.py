@@ -24,7 +24,8 @@ The file (every key but ``methods`` optional; shown with its default)::
     baseline = ""                 # a method's name; default: the first method
     workers = 1
     threads = 1                   # torch CPU threads per worker
-    eval_attacks = "all"          # "all", or a list of attack names of advgame.torch.evaluate
+    suite = "full"                # evaluation suite: quick, standard, full (advgame.torch.suites)
+    eval_attacks = []             # attack names added to the suite's (or alone with suite = "")
     eval_samples = 0              # test examples evaluated (0: all)
     bootstrap = 2000              # bootstrap resamples of the paired differences
 
@@ -62,7 +63,7 @@ import numpy as np
 __all__ = ["StudySpec", "load_study", "run_study", "paired_bootstrap", "add_study_command"]
 
 _TOP_KEYS = {"name", "dataset", "data_root", "seeds", "eps", "step_ratio", "epochs", "baseline", "workers",
-             "threads", "eval_attacks", "eval_samples", "bootstrap", "defaults", "methods"}
+             "threads", "suite", "eval_attacks", "eval_samples", "bootstrap", "defaults", "methods"}
 _FROM_STUDY = {"eps", "step", "seed", "epochs", "dataset"}
 
 
@@ -81,7 +82,8 @@ class StudySpec:
     baseline: str
     workers: int
     threads: int
-    eval_attacks: object
+    suite: str | None
+    eval_attacks: tuple
     eval_samples: int
     bootstrap: int
 
@@ -162,9 +164,26 @@ def parse_study(data: dict) -> StudySpec:
     baseline = data.get("baseline") or names[0]
     if baseline not in names:
         raise ValueError(f"study file: baseline {baseline!r} is not a method's name ({names})")
-    attacks = data.get("eval_attacks", "all")
-    if not (attacks == "all" or (isinstance(attacks, list) and attacks and all(isinstance(a, str) for a in attacks))):
-        raise ValueError(f"study file: eval_attacks must be 'all' or a list of attack names; got {attacks!r}")
+    from .suites import ALL_ATTACK_NAMES, SUITES
+
+    suite = data.get("suite", "full")
+    if suite not in (*SUITES, ""):
+        raise ValueError(f"study file: suite must be one of {list(SUITES)} (or \"\" for eval_attacks alone); "
+                         f"got {suite!r}")
+    attacks = data.get("eval_attacks", [])
+    if not (isinstance(attacks, list) and all(isinstance(a, str) for a in attacks)):
+        raise ValueError(f"study file: eval_attacks must be a list of attack names; got {attacks!r}")
+    unknown_attacks = sorted(set(attacks) - set(ALL_ATTACK_NAMES))
+    if unknown_attacks:
+        raise ValueError(f"study file: unknown attacks {unknown_attacks} in eval_attacks; expected some of "
+                         f"{sorted(ALL_ATTACK_NAMES)}")
+    from .suites import SUITE_ATTACKS
+
+    twice = sorted(set(attacks) & set(SUITE_ATTACKS[suite]["linf"])) if suite else []
+    if twice:
+        raise ValueError(f"study file: eval_attacks {twice} are already in suite {suite!r}")
+    if not suite and not attacks:
+        raise ValueError("study file: with suite = \"\", eval_attacks must name at least one attack")
     step_ratio = data.get("step_ratio", 0.25)
     if not isinstance(step_ratio, (int, float)) or isinstance(step_ratio, bool) or not 0 < step_ratio <= 1:
         raise ValueError(f"study file: step_ratio must be a number in (0, 1]; got {step_ratio!r}")
@@ -183,7 +202,7 @@ def parse_study(data: dict) -> StudySpec:
         methods=tuple(parsed), baseline=baseline,
         workers=_positive_int("workers", data.get("workers", 1)),
         threads=_positive_int("threads", data.get("threads", 1)),
-        eval_attacks=attacks if attacks == "all" else tuple(attacks),
+        suite=suite or None, eval_attacks=tuple(attacks),
         eval_samples=_positive_int("eval_samples", data.get("eval_samples", 0), lo=0),
         bootstrap=_positive_int("bootstrap", data.get("bootstrap", 2000), lo=100),
     )
@@ -223,8 +242,8 @@ def _cell_dir(out, method, eps, seed):
 
 def _fingerprint(spec, method, eps, seed):
     cfg = spec.config(method, eps, seed).to_dict()
-    key = json.dumps({"config": cfg, "attacks": spec.eval_attacks, "n": spec.eval_samples}, sort_keys=True,
-                     default=str)
+    key = json.dumps({"config": cfg, "suite": spec.suite, "attacks": spec.eval_attacks, "n": spec.eval_samples},
+                     sort_keys=True, default=str)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -266,14 +285,15 @@ def run_cell(spec, out, method, eps, seed, device="cpu", progress=False):
     summary = trainer.finish(label=method)
     train_seconds = sum(float(r.get("time") or 0.0) for r in trainer.history)
     x, y = _test_tensors(data, spec.eval_samples)
-    attacks = spec.eval_attacks if spec.eval_attacks == "all" else list(spec.eval_attacks)
-    report = evaluate(trainer.current_mixture(), x.to(device), y.to(device), float(eps), "linf", attacks,
-                      batch_size=256, seed=seed)
+    extra = list(spec.eval_attacks) if spec.eval_attacks else "all"  # with a suite, "all" adds nothing
+    report = evaluate(trainer.current_mixture(), x.to(device), y.to(device), float(eps), "linf",
+                      extra, batch_size=256, seed=seed, suite=spec.suite)
     result = {
         "method": method, "eps": float(eps), "seed": int(seed), "fingerprint": fp,
         "config": cfg.to_dict(), "weights": summary["weights"], "last_gap": summary.get("last_gap"),
         "natural": float(report["natural"]), "worst": float(report["worst"]),
         "accuracy": {k: float(v) for k, v in report.items()},
+        "checks": [{"name": c.name, "passed": bool(c.passed)} for c in getattr(report, "checks", [])],
         "per_example_worst": [float(v) for v in report.per_example["worst"]],
         "per_example_natural": [float(v) for v in report.per_example["natural"]],
         "history": [{"epoch": r["epoch"], "natural": r["natural"], "robust": r["robust"]} for r in trainer.history],
@@ -386,11 +406,18 @@ def _separation(spec):
     return out
 
 
+def _evaluation_text(spec):
+    parts = [f"suite {spec.suite}"] if spec.suite else []
+    if spec.eval_attacks:
+        parts.append(", ".join(spec.eval_attacks))
+    return " + ".join(parts)
+
+
 def _markdown(spec, numbers, separation, env):
     lines = [f"# Study: {spec.name}", "",
              f"Data set {spec.dataset}; seeds {list(spec.seeds)}; {spec.epochs} epochs per member; "
              f"l-inf budgets {list(spec.eps)} (training PGD step = {spec.step_ratio:g} x eps); "
-             f"evaluation: {spec.eval_attacks if spec.eval_attacks == 'all' else ', '.join(spec.eval_attacks)} "
+             f"evaluation: {_evaluation_text(spec)} "
              f"on {'all' if not spec.eval_samples else spec.eval_samples} test examples; "
              "accuracies are exact expectations over each mixture, worst case per example over the attacks.", ""]
     for eps in spec.eps:
@@ -485,7 +512,8 @@ def run_study(spec, out, *, device="cpu", workers=None, progress=False, log=prin
     separation = _separation(spec)
     env = _environment(device)
     report = {"name": spec.name, "dataset": spec.dataset, "seeds": list(spec.seeds), "eps": list(spec.eps),
-              "epochs": spec.epochs, "baseline": spec.baseline, "eval_attacks": spec.eval_attacks,
+              "epochs": spec.epochs, "baseline": spec.baseline, "suite": spec.suite,
+              "eval_attacks": list(spec.eval_attacks),
               **numbers, "separation": separation, "environment": env,
               "seconds": time.perf_counter() - t0}
     with atomic_path(out / "report.json") as tmp:
