@@ -229,6 +229,8 @@ def run(args) -> int:
     """Execute parsed ``train`` / ``eval`` arguments; errors: one line on stderr, status 1."""
     try:
         return args.advgame_run(args)
+    except BrokenPipeError:
+        raise  # advgame.cli.main ends quietly (exit status 141)
     except (ValueError, TypeError, OSError, RuntimeError) as err:
         msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"advgame {args.command}: error: {msg}", file=sys.stderr)
