@@ -199,6 +199,8 @@ class _Evaluator:
         self.skipped = {}
         self.acc = {"natural": []}
         self.seconds = {}
+        self.progress = None  # optional callable(name, examples done, seconds so far), after each attack's batch
+        self.done = 0
 
     def _setup(self, x):
         with torch.no_grad():
@@ -237,6 +239,9 @@ class _Evaluator:
             if self.check:
                 self._check_threat_model(name, attack, x, x_adv)
             self.acc[name].append(self.mix.expected_accuracy(x_adv, y, reduction="none").cpu())
+            if self.progress is not None:
+                self.progress(name, self.done + x.shape[0], self.seconds[name])
+        self.done += x.shape[0]
 
     def _check_threat_model(self, name, attack, x, x_adv):
         lo, hi = self.bounds
@@ -259,7 +264,8 @@ class _Evaluator:
         return EvaluationReport(values, per, dict(self.seconds), self.eps, self.norm, int(worst.numel()), self.skipped)
 
 
-def evaluate(mixture, x, y, eps, norm="linf", attacks="all", *, batch_size=None, bounds=(0.0, 1.0), seed=0, check=True):
+def evaluate(mixture, x, y, eps, norm="linf", attacks="all", *, batch_size=None, bounds=(0.0, 1.0), seed=0, check=True,
+             progress=None):
     r"""Robust accuracy of a mixture under every attack, and the per-example worst case.
 
     Parameters
@@ -290,6 +296,10 @@ def evaluate(mixture, x, y, eps, norm="linf", attacks="all", *, batch_size=None,
     check : bool
         Verify that every attack's output lies in the ball and the box (raise
         ``RuntimeError`` otherwise).
+    progress : callable, optional
+        Called after each attack's batch as ``progress(name, done, seconds)``: the
+        attack's name, the examples it has attacked so far, its seconds so far
+        (``advgame eval`` prints a line per call).
 
     Returns
     -------
@@ -325,6 +335,9 @@ def evaluate(mixture, x, y, eps, norm="linf", attacks="all", *, batch_size=None,
         raise ValueError("x must hold at least one example")
     bs = x.shape[0] if batch_size is None else check_int("batch_size", batch_size, 1)
     ev = _Evaluator(mixture, eps, norm, attacks, bounds, seed, check)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable as progress(name, done, seconds); got {type(progress).__name__}")
+    ev.progress = progress
     for i in range(0, x.shape[0], bs):
         ev.batch(x[i : i + bs], y[i : i + bs])
     return ev.report()
