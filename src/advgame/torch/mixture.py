@@ -390,5 +390,5 @@ class MixtureLogits(nn.Module):
         self.mixture = mixture
 
     def forward(self, x):
-        """:math:`\log p_\lambda(\cdot \mid x)`, shape ``(B, C)``."""
+        """:math:`\\log p_\\lambda(\\cdot \\mid x)`, shape ``(B, C)``."""
         return self.mixture(x, log=True)
