@@ -140,6 +140,12 @@ def test_library_lp_out_of_rounds_status():
         res = advgame.solve(make_example("random-real"), max_iter=1)
     assert res.status == advgame.result.MAX_STEPS and not res.success
     assert any(issubclass(w.category, advgame.SolverWarning) for w in caught)
+    g = advgame.examples.random_game(300, 40, 8, kind="real", seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", advgame.SolverWarning)
+        for strategy in ("cg", "cuts"):
+            assert advgame.solve(g, strategy=strategy, max_iter=2).status == "max_steps", strategy
+        assert advgame.solve(g).status == "optimal"
 
 
 def test_cli_md_lists_the_commands_help_lists():
