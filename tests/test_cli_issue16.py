@@ -52,7 +52,7 @@ def test_gaussians_default_skips_the_convergence_runs_and_says_how_to_get_them(t
 
 
 def test_gaussians_convergence_option_draws_the_full_figure(tmp_path):
-    out = run("gaussians", *SMALL, "--convergence", "--out", str(tmp_path / "g"))
+    out = run("gaussians", "--quick", *SMALL, "--convergence", "--out", str(tmp_path / "g"))
     assert out.returncode == 0, out.stderr
     data = json.loads((tmp_path / "g" / "results.json").read_text())
     assert data["setup"]["convergence"] is True and data["convergence"]["oracle"]["history"]
@@ -98,7 +98,6 @@ def test_figure2_has_two_panels_without_convergence(tmp_path):
     ("solve", "--example", "motivating", "--json"),
     ("solve", "--example", "random-real", "--method", "oracle", "--max-iter", "20"),
     ("example", "motivating", "--out", "ex.npz"),
-    ("gaussians", *SMALL, "--out", "g"),
 ])
 def test_broken_pipe_exits_quietly(tmp_path, args):
     out = run_into_closed_pipe(*args, cwd=tmp_path)

@@ -49,21 +49,21 @@ def stopped_run(tmp_path_factory):
 # ----------------------------------------------------------- following a run
 def test_each_epoch_line_is_printed_as_the_epoch_ends(tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "advgame", "train", "--models", "2", "--epochs", "3", "--out",
+    proc = subprocess.Popen([sys.executable, "-m", "advgame", "train", "--models", "2", "--epochs", "2", "--out",
                              str(out), "--no-progress", *FAST], env=_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         first = proc.stdout.readline()
         assert EPOCH.match(first.rstrip("\n")), first
         assert int(EPOCH.match(first.rstrip("\n")).group(1)) == 1
-        running = proc.poll() is None  # five epochs still to train: the line came as epoch 1 ended
+        running = proc.poll() is None  # three epochs still to train: the line came as epoch 1 ended
         rest, err = proc.communicate(timeout=600)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert running and proc.returncode == 0, err
     lines = [first.rstrip("\n")] + rest.splitlines()
-    assert [int(m.group(1)) for m in epoch_lines("\n".join(lines))] == [1, 2, 3, 4, 5, 6]
+    assert [int(m.group(1)) for m in epoch_lines("\n".join(lines))] == [1, 2, 3, 4]
     log = json.loads((out / "log.json").read_text())
     for m, row in zip(epoch_lines("\n".join(lines)), log):  # the printed line is the log's row
         assert float(m.group(4)) == pytest.approx(row["robust"], abs=5e-5)
@@ -203,9 +203,25 @@ def test_config_file_reproduces_a_run(tmp_path):
     assert ca == cb and ca["lr"] == 0.05 and ca["seed"] == 4
     la, lb = (json.loads((d / "log.json").read_text()) for d in (a, b))
     assert [r["robust"] for r in la] == [r["robust"] for r in lb]  # same settings, same run
-    c = tmp_path / "c"
-    cli("train", "--config", a / "config.json", "--seed", 5, "--out", c, "--no-progress", "--threads", 1)
-    assert json.loads((c / "config.json").read_text())["seed"] == 5  # an option given overrides the file
+
+
+def test_options_given_override_the_config_file(tmp_path):
+    import argparse
+
+    from advgame.torch.commands import _train_config, add_subcommands
+    from advgame.torch.training import TrainConfig, save_config
+
+    save_config(tmp_path / "c.json", TrainConfig(algo="at", models=1, lr=0.05, seed=4))
+
+    def parse(*argv):
+        p = argparse.ArgumentParser()
+        add_subcommands(p.add_subparsers(dest="command"))
+        return p.parse_args(["train", *argv])
+
+    cfg = _train_config(parse("--config", str(tmp_path / "c.json"), "--seed", "5", "--out", "x"))
+    assert (cfg.algo, cfg.lr, cfg.seed) == ("at", 0.05, 5)
+    assert _train_config(parse("--out", "x", "--algo", "trades")).models == 1  # at/trades default to L = 1
+    assert _train_config(parse("--out", "x")) == TrainConfig()
 
 
 @pytest.mark.parametrize("content,match", [
