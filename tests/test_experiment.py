@@ -87,10 +87,10 @@ def test_cli_gaussians_quick(tmp_path, capsys):
     from advgame.cli import main
 
     out = tmp_path / "run"
-    assert main(["gaussians", "--quick", "--out", str(out), "--no-progress"]) == 0
+    assert main(["gaussians", "--quick", "--convergence", "--out", str(out), "--no-progress"]) == 0
     text = capsys.readouterr().out
     # a run of other settings into the same folder is refused (issue 12: --quick overwrote the full run)
-    assert main(["gaussians", "--quick", "--seed", "1", "--out", str(out), "--no-progress"]) == 1
+    assert main(["gaussians", "--quick", "--convergence", "--seed", "1", "--out", str(out), "--no-progress"]) == 1
     assert "other settings" in capsys.readouterr().err
     assert "determ. in" in text and "wrote" in text
     data = json.loads((out / "results.json").read_text())

@@ -72,7 +72,7 @@ def test_weights_without_a_mixture():
 
 @pytest.mark.parametrize("kwargs,exc,match", [
     (dict(method="sgd", L=2), ValueError, "method must be one of"),
-    (dict(), ValueError, "mixture, initial weights or the number of members"),
+    (dict(max_iter=0), ValueError, "max_iter"),
     (dict(L=0), ValueError, "L must lie"),
     (dict(L=2.0), TypeError, "L must be an integer"),
     (dict(weights=[0.7, 0.7]), ValueError, "simplex"),

@@ -53,7 +53,7 @@ def test_mapping_access(method):
     assert keys[len(FIELDS):] == list(res.info)
     assert len(res) == len(keys) == len(set(keys))
     assert res["weights"] is res.weights and res["gap"] == res.gap and res["success"] is res.success
-    assert res["info"] is res.info and "info" in res
+    assert res["info"] is res.info and "info" not in res  # readable as an item, not an entry (not in keys())
     assert "gap" in res and "no_such_entry" not in res and 0 not in res
     other = {"lp": "bound", "oracle": "regularized_value", "entropic": "rows"}[method]
     assert other not in res and res.get(other) is None
@@ -69,9 +69,18 @@ def test_mapping_access(method):
 
 def test_aliases_x_and_fun():
     res = _solve("oracle")
-    assert res.x is res.weights and res["x"] is res.weights and "x" in res
-    assert res.fun == res.value and res["fun"] == res.value and "fun" in res
+    assert res.x is res.weights and res["x"] is res.weights
+    assert res.fun == res.value and res["fun"] == res.value
     assert "x" not in res.keys() and "fun" not in res.keys()  # no duplicates when iterating
+
+
+@pytest.mark.parametrize("method", ["lp", "oracle", "entropic"])
+def test_in_agrees_with_keys(method):
+    """Issue 16: ``"x" in result`` was True while ``x`` was not in ``keys()``."""
+    res = _solve(method)
+    for key in ("x", "fun", "info", "weights", "gap", "no_such_entry", *res.info):
+        assert (key in res) == (key in res.keys()), key
+    assert "x" not in res and "fun" not in res and "weights" in res
 
 
 def test_info_entry_named_like_a_field_does_not_shadow_it():

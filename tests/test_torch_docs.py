@@ -33,6 +33,7 @@ def test_the_page_has_runnable_blocks_with_outputs():
 
 
 def test_docs_torch_md_runs_as_written(tmp_path, monkeypatch):
+    pytest.importorskip("torchattacks")  # the page hands a mixture to torchattacks (test extra)
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "__doc__"}
     for i, (code, expected) in enumerate(doc_blocks(DOC.read_text())):

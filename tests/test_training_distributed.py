@@ -34,7 +34,7 @@ def test_two_ranks_match_one_process_with_the_same_global_batch(tmp_path):
     ck = torch.load(tmp_path / "res.run" / "checkpoint.pt", weights_only=True)
     assert ck["epoch"] == 2 and len(ck["attack_rng_by_rank"]) == 2
     assert not torch.equal(ck["attack_rng_by_rank"][0], ck["attack_rng_by_rank"][1])
-    assert sorted(p.name for p in (tmp_path / "res.run").iterdir()) == ["checkpoint.pt", "log.csv", "log.json"]
+    assert sorted(p.name for p in (tmp_path / "res.run").iterdir()) == ["checkpoint.pt", "config.json", "log.csv", "log.json"]
 
     n = torch.get_num_threads()
     torch.set_num_threads(1)

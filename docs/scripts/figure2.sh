@@ -8,4 +8,4 @@
 # a results.json of other settings: pass --force when the settings change on purpose
 # (extra arguments go to `advgame gaussians`).
 set -euo pipefail
-advgame gaussians --out docs/figures/gaussians --no-progress "$@"
+advgame gaussians --convergence --out docs/figures/gaussians --no-progress "$@"

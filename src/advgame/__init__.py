@@ -15,8 +15,9 @@ from .game import Game
 from .result import Result, SolverWarning
 from .solvers import solve
 from .solvers.simplex import proj_simplex
+from .synthetic import sample_attacks
 
 __version__ = "0.1.0"
 
-__all__ = ["Game", "Result", "SolverWarning", "solve", "proj_simplex", "examples", "synthetic", "bounds", "construct",
-           "regularized", "__version__"]
+__all__ = ["Game", "Result", "SolverWarning", "solve", "proj_simplex", "sample_attacks", "examples", "synthetic",
+           "bounds", "construct", "regularized", "__version__"]

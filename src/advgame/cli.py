@@ -7,10 +7,10 @@ Subcommands:
       value, the certified duality gap, the deterministic baseline and the time.
   advgame example NAME --out FILE.npz [--seed S]
       Write a built-in example game.
-  advgame gaussians [--quick] [--eps ...] [--n N] [--classifiers L] [--attacks M] ...
+  advgame gaussians [--quick] [--convergence] [--eps ...] [--n N] [--classifiers L] ...
       MNE21's synthetic experiment (Sec. 5.1, Figure 2; advgame.experiments.mne21):
-      a table, results.json and four figures (the three panels and Figure 2 itself,
-      PNG and PDF).
+      a table, results.json and figures (PNG and PDF): the mixture, risk against eps
+      and Figure 2; --convergence adds the first-order solvers' convergence panel.
   advgame train --algo mixture|bat|at|trades --dataset cifar10|cifar100|digits --out DIR ...
       Train a robust mixture (needs torch; docs/training.md).
   advgame eval CHECKPOINT [--attacks ...]
@@ -34,7 +34,8 @@ import numpy as np
 
 from ._validation import check_scalar, norm_exponent
 
-__all__ = ["main", "EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_NOT_CONVERGED", "EXIT_INTERRUPTED"]
+__all__ = ["main", "EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_NOT_CONVERGED", "EXIT_INTERRUPTED",
+           "EXIT_BROKEN_PIPE"]
 
 #: Exit codes of ``advgame`` (listed in ``advgame --help`` and docs/cli.md).
 EXIT_OK = 0
@@ -47,6 +48,9 @@ EXIT_USAGE = 2
 EXIT_NOT_CONVERGED = 3
 #: Interrupted (Ctrl-C).
 EXIT_INTERRUPTED = 130
+#: Standard output was closed by its reader (``advgame solve --json | head``): the
+#: command stops quietly, with the status of a Unix tool ended by SIGPIPE (128 + 13).
+EXIT_BROKEN_PIPE = 141
 
 _EPILOG = f"""\
 exit codes:
@@ -56,6 +60,7 @@ exit codes:
   {EXIT_NOT_CONVERGED}    solve: the tolerance was not reached (status max_steps, time_limit,
        optimal_inaccurate or solver_error); the result is printed all the same
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+  {EXIT_BROKEN_PIPE}  standard output closed by its reader (e.g. '| head'): stopped quietly
 
 Reference: docs/cli.md."""
 
@@ -157,9 +162,12 @@ def _build_parser() -> argparse.ArgumentParser:
     gs.add_argument("--seed", type=_SEED, default=0, help="seed of the whole instance (default: 0)")
     gs.add_argument("--out", help="output folder (default: results/gaussians; with --quick: results/gaussians-quick)")
     gs.add_argument("--quick", action="store_true", help="a small run (default: off)")
+    gs.add_argument("--convergence", action="store_true",
+                    help="also run Algorithm 1 and the entropic method (three temperatures) at one budget and draw "
+                         "their convergence: the full Figure 2 (its middle panel); most of the run's time "
+                         "(default: off: the exact solves only)")
     gs.add_argument("--no-convergence", action="store_true", dest="no_convergence",
-                    help="skip the convergence runs of Algorithm 1 and the entropic method, and their figure "
-                         "(default: off)")
+                    help=argparse.SUPPRESS)  # the default since the convergence runs became --convergence
     gs.add_argument("--force", action="store_true", help="overwrite a run of other settings in --out (default: off)")
     gs.add_argument("--no-progress", action="store_true", help="no progress bar (default: a bar on stderr)")
 
@@ -218,7 +226,9 @@ def _warning_line(method, res, opts) -> str:
         advice = "raise --max-iter or loosen --tol"
         if method == "entropic":
             advice += " (or lower --temperature: its bias is at most temperature * log(m))"
-        return (f"--method {method} stopped after {res.nit} iterations with {gap} > --tol {tol:g}; {advice}")
+        limit = f"--tol {tol:g}" if tol is not None else "the default tolerance"
+        what = "constraint-generation rounds" if method == "lp" else "iterations"
+        return f"--method {method} stopped after {res.nit} {what} with {gap} > {limit}; {advice}"
     if res.status == TIME_LIMIT:
         return f"--method {method} hit --time-limit after {res.nit} iterations with {gap}; raise --time-limit"
     return f"--method {method} ended with status {res.status}: {' '.join(str(res.message).split())}"
@@ -321,15 +331,18 @@ def _cmd_gaussians(args) -> int:
     from .experiments.mne21 import DEFAULT_EPS, format_table, gaussian_figures, run_gaussians, write_json
 
     quick = args.quick
+    if args.convergence and args.no_convergence:
+        return _usage_error("gaussians", "give --convergence or --no-convergence, not both")
+    convergence = args.convergence
     eps = [float(e) for e in (args.eps or ((1.0, 2.0, 3.0) if quick else DEFAULT_EPS))]
     n = args.n or (300 if quick else 1000)
     m = args.attacks or (200 if quick else 1000)
     p = norm_exponent(args.norm)
     kwargs = dict(eps=eps, n_samples=n, n_classifiers=args.classifiers, n_attacks=m, n_test=args.test or n,
-                  norm=p, seed=args.seed, convergence_eps=None if args.no_convergence else "auto",
+                  norm=p, seed=args.seed, convergence_eps="auto" if convergence else None,
                   oracle_steps=500 if quick else 2000, entropic_steps=150 if quick else 300)
     settings = {k: kwargs.get(k) for k in _RUN_SETTINGS}
-    settings.update(norm=check_norm(p), convergence=not args.no_convergence)
+    settings.update(norm=check_norm(p), convergence=convergence)
     out = Path(args.out or ("results/gaussians-quick" if quick else "results/gaussians"))
     _check_out_folder(out, settings, args.force)
     res = run_gaussians(progress=not args.no_progress, **kwargs)
@@ -342,6 +355,9 @@ def _cmd_gaussians(args) -> int:
     print("determ. = best single classifier; random. = optimal mixture (exact LP); 'any clf >=' = the smallest")
     print("adversarial risk any classifier reaches on the training points; gap = certified duality gap as")
     print("computed (results.json); never below 0.")
+    if not convergence:
+        print("(the convergence runs of Algorithm 1 and the entropic method, Figure 2's middle panel: add "
+              "--convergence)")
     print(f"wrote {out / 'results.json'} and {', '.join(figures)} in {res['setup']['seconds']:.1f} s")
     return EXIT_OK
 
@@ -356,6 +372,33 @@ _TORCH_COMMANDS = {
 
 
 def main(argv=None) -> int:
+    """``advgame ...``: run one command; returns its exit code.
+
+    A closed standard output (``advgame solve --json | head``) ends the command quietly
+    with :data:`EXIT_BROKEN_PIPE`, as Unix tools do."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        return _broken_pipe()
+
+
+def _broken_pipe() -> int:
+    """Point standard output at /dev/null (so that Python's final flush stays quiet)
+    and return :data:`EXIT_BROKEN_PIPE`."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a file descriptor (e.g. captured)
+        pass
+    return EXIT_BROKEN_PIPE
+
+
+def _main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in _TORCH_COMMANDS:
         try:
@@ -374,6 +417,8 @@ def main(argv=None) -> int:
             return _cmd_example(args)
         if args.command == "gaussians":
             return _cmd_gaussians(args)
+    except BrokenPipeError:
+        raise  # main() ends quietly
     except (ValueError, TypeError, OSError) as e:
         message = " ".join(str(e).split()) or type(e).__name__  # always one line
         print(f"advgame {args.command}: error: {message}", file=sys.stderr)

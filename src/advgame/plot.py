@@ -132,8 +132,9 @@ def plot_mixture(X, y, classifiers, weights, eps=None, ax=None, n_balls=4, grid=
     # predicts_pos[:, k] = 1{classifier k predicts the positive class}: one minus its 0/1 loss against it
     predicts_pos = 1.0 - loss_tensor(list(classifiers), P, np.full(len(P), pos, dtype=y.dtype))[:, 0, :]
     prob = predicts_pos @ w
+    # opaque, in viridis lightened towards white: the fill and its colour bar show the same colours
     im = ax.imshow(prob.reshape(grid, grid), origin="lower", extent=(lo[0], hi[0], lo[1], hi[1]),
-                   cmap="viridis", vmin=0, vmax=1, alpha=0.5)
+                   cmap=_light_cmap("viridis"), vmin=0, vmax=1)
     ax.figure.colorbar(im, ax=ax, label=f"P(mixture predicts {pos})", shrink=0.8)
     shown = _shown_points(y, n_points, seed)
     colors = ["tab:blue", "tab:red"]
@@ -167,12 +168,24 @@ def plot_mixture(X, y, classifiers, weights, eps=None, ax=None, n_balls=4, grid=
     ax.set_aspect("equal")
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
-    ax.legend(loc="upper right", fontsize=6, markerscale=2)
+    # below the axes, where it covers no point
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=6, markerscale=2, frameon=False)
     title = "optimal mixture" + (f" (eps = {eps:g})" if eps is not None else "")
     if len(shown) < len(X):
         title += f"\n{len(shown)} of {len(X)} points shown"
     ax.set_title(title)
     return ax
+
+
+def _light_cmap(name, white=0.5, n=256):
+    """The colormap ``name`` blended with white (``white`` in [0, 1]) into an opaque
+    ``ListedColormap``: a light background whose colour bar shows exactly its colours."""
+    import matplotlib
+    from matplotlib.colors import ListedColormap
+
+    base = matplotlib.colormaps[name](np.linspace(0, 1, n))
+    base[:, :3] = (1 - white) * base[:, :3] + white
+    return ListedColormap(base, name=f"{name}_light")
 
 
 def plot_convergence(histories, optimal_value, ax=None, floor=1e-10, best_so_far=True):

@@ -38,10 +38,12 @@ __all__ = [
 OPTIMAL = "optimal"
 #: The solver finished but its certificate is looser than the tolerance (numerical
 #: trouble in the LP solver, or a float32 first-order run whose float64 certificate
-#: misses ``tol``); a warning is emitted.
+#: misses ``tol``); a warning is emitted.  (Not the end of ``max_iter``: that is
+#: :data:`MAX_STEPS` for every method.)
 OPTIMAL_INACCURATE = "optimal_inaccurate"
 #: A tolerance was requested and the iteration limit (``max_iter``) ran out before the
-#: gap reached it; a warning is emitted.
+#: gap reached it; a warning is emitted.  One status for one event, whatever the method:
+#: the first-order solvers' iterations and the LP's constraint-generation rounds.
 MAX_STEPS = "max_steps"
 #: No tolerance was requested and the ``max_iter`` iterations were run.
 STEPS_COMPLETED = "steps_completed"
@@ -81,7 +83,9 @@ class Result(Mapping):
 
     A result behaves like scipy's ``OptimizeResult``: every entry is an attribute and a
     key (``res.gap``, ``res["gap"]``, ``"gap" in res``, ``res.keys()``, ``dict(res)``),
-    ``x`` and ``fun`` are scipy's names of ``weights`` and ``value``, and ``repr`` lists
+    ``x`` and ``fun`` are scipy's names of ``weights`` and ``value`` (aliases: they read
+    as attributes and items but are not entries, so ``"x" in res`` is False, as
+    ``"x" in res.keys()``), and ``repr`` lists
     the entries as aligned ``key: value`` lines with arrays abbreviated.  The
     method-specific entries of ``info`` are entries too: they are listed by ``keys()``
     and ``dir()`` (so tab completion offers them) and read as attributes.
@@ -206,6 +210,11 @@ class Result(Mapping):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+    def __contains__(self, key) -> bool:
+        """``key in result`` is ``key in result.keys()``: the aliases ``x``, ``fun`` and
+        ``info`` read as items but are not entries (so ``in`` and ``keys()`` agree)."""
+        return isinstance(key, str) and (key in _FIELDS or (key in self.info and key != "info"))
 
     def __getitem__(self, key):
         if not isinstance(key, str):

@@ -12,8 +12,8 @@ def gaussian_figures(res, out) -> list:
     """Draw MNE21 Figure 2 from :func:`run_gaussians`'s result into the folder ``out``.
 
     Writes ``mixture``, ``convergence`` (when recorded), ``risk_vs_eps`` and
-    ``figure2`` (the three panels side by side), each as PNG and PDF, and returns the
-    file names written.  Needs matplotlib.
+    ``figure2`` (the panels side by side: three with the convergence runs, else two),
+    each as PNG and PDF, and returns the file names written.  Needs matplotlib.
     """
     import matplotlib
 
@@ -48,11 +48,9 @@ def gaussian_figures(res, out) -> list:
         draw(ax)
         written += save_figure(fig, out / name)
         plt.close(fig)
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
-    for (name, draw), ax in zip(panels, axes):
-        if name == "convergence" and not conv:
-            ax.axis("off")
-            continue
+    shown = [(name, draw) for name, draw in panels if conv or name != "convergence"]
+    fig, axes = plt.subplots(1, len(shown), figsize=(5.7 * len(shown), 4.8))
+    for (name, draw), ax in zip(shown, axes):
         draw(ax)
     fig.tight_layout()
     written += save_figure(fig, out / "figure2")

@@ -26,104 +26,149 @@ def _fraction_list(text):
         raise argparse.ArgumentTypeError(f"expected comma-separated fractions, e.g. 0.5,0.75; got {text!r}") from None
 
 
+def _frac(v) -> str:
+    """``8/255`` for a multiple of 1/255, else the number."""
+    k = v * 255
+    if abs(v - round(v, 3)) < 1e-12 or abs(k - round(k)) > 1e-9:
+        return f"{v:g}"
+    return f"{round(k)}/255"
+
+
 def add_subcommands(subparsers) -> None:
     """Register ``train`` and ``eval`` on ``subparsers`` (from ``add_subparsers``)."""
-    from .training.config import ALGOS, DATASETS, WEIGHT_METHODS, TrainConfig
+    from .training.config import ALGOS, DATASETS, THREAT_MODELS, WEIGHT_METHODS, TrainConfig
 
-    d = TrainConfig.__dataclass_fields__
-    t = subparsers.add_parser("train", help=_TRAIN_HELP, description=_TRAIN_HELP + ". Writes OUT/checkpoint.pt "
-                              "after every epoch, OUT/log.csv, OUT/log.json, OUT/summary.json and "
-                              "OUT/accuracy.png/.pdf.")
-    t.add_argument("--algo", choices=ALGOS, default="mixture",
-                   help="mixture: MNE21 Alg. 2; bat: RM20 BAT; at / trades: one member (default mixture)")
-    t.add_argument("--dataset", choices=DATASETS, default="digits")
-    t.add_argument("--models", type=int, default=None, help="L, number of members (default 2; 1 for at/trades)")
-    t.add_argument("--epochs", type=int, default=1, help="epochs per member (Alg. 2 runs L x epochs in all)")
-    t.add_argument("--out", required=True, help="output folder")
-    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt (bit-identical on CPU)")
+    d = {k: f.default for k, f in TrainConfig.__dataclass_fields__.items()}
+    t = subparsers.add_parser("train", help=_TRAIN_HELP, description=_TRAIN_HELP + ". Writes OUT/config.json (the "
+                              "run's settings), OUT/checkpoint.pt after every epoch, OUT/log.csv, OUT/log.json, "
+                              "OUT/summary.json and OUT/accuracy.png/.pdf, and prints each epoch's line as it ends. "
+                              "Settings come from the defaults shown, then --config FILE, then the options given "
+                              "(--resume and --extend: from the run's checkpoint).")
+    # every training setting defaults to None here: None = not given (the defaults are TrainConfig's, shown)
+    t.add_argument("--algo", choices=ALGOS, default=None,
+                   help=f"mixture: MNE21 Alg. 2; bat: RM20 BAT; at / trades: one member (default: {d['algo']})")
+    t.add_argument("--dataset", choices=DATASETS, default=None, help=f"the data set (default: {d['dataset']})")
+    t.add_argument("--models", type=int, default=None,
+                   help=f"L, number of members (default: {d['models']}; 1 for at/trades)")
+    t.add_argument("--epochs", type=int, default=None,
+                   help=f"epochs per member; Alg. 2 runs L x epochs in all (default: {d['epochs']})")
+    t.add_argument("--config", default=None, metavar="FILE",
+                   help="start from the settings of FILE (a run's config.json); options given override them "
+                        "(default: none)")
+    t.add_argument("--out", required=True, help="output folder (required)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from OUT/checkpoint.pt with the run's own settings, bit-identical on CPU; an "
+                        "option given that differs from them is refused (default: off)")
+    t.add_argument("--extend", type=int, default=None, metavar="K",
+                   help="continue the run in OUT (finished or not) for K more epochs per member, with its own "
+                        "settings; the learning rate stays where the schedule ended; not for bat (default: none)")
     t.add_argument("--stop-after", type=int, default=None, metavar="N",
-                   help="stop after N epochs of this invocation (continue later with --resume)")
-    t.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default cuda when available; "
-                   "under torchrun cuda:LOCAL_RANK)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--data-root", default=None, help="folder of the CIFAR data (torchvision's on-disk format)")
+                   help="stop after N epochs of this invocation; the line printed says how to continue "
+                        "(default: run to the end)")
+    t.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available, under "
+                   "torchrun cuda:LOCAL_RANK; else cpu)")
+    t.add_argument("--seed", type=int, default=None, help=f"seed of everything random (default: {d['seed']})")
+    t.add_argument("--data-root", default=None, help="folder of the CIFAR data, torchvision's on-disk format "
+                   "(default: none; needed for cifar10/cifar100)")
     t.add_argument("--arch", default=None, help="resnet18, wrn-28-10, small-cnn, small-mlp "
-                   "(default resnet18 on CIFAR, small-mlp on digits)")
-    t.add_argument("--batch-size", type=int, default=d["batch_size"].default, help="global batch (default 128)")
-    t.add_argument("--lr", type=float, default=d["lr"].default, help="SGD learning rate (default 0.1)")
-    t.add_argument("--momentum", type=float, default=d["momentum"].default)
-    t.add_argument("--weight-decay", type=float, default=None, help="default 2e-4 for bat (RM20), 5e-4 otherwise")
-    t.add_argument("--milestones", type=_fraction_list, default=d["milestones"].default,
-                   help="fractions of the epochs where the lr is multiplied by --gamma (default 0.5,0.75)")
-    t.add_argument("--gamma", type=float, default=d["gamma"].default)
-    t.add_argument("--eps", type=float, default=d["eps"].default, help="Linf radius (default 8/255)")
-    t.add_argument("--step", type=float, default=d["step"].default, help="PGD step (default 2/255)")
-    t.add_argument("--attack-steps", type=int, default=None, help="training PGD steps (default 10; 20 for bat)")
-    t.add_argument("--no-random-start", dest="random_start", action="store_false",
-                   help="start the training attack at the clean point")
-    t.add_argument("--loss", choices=("at", "trades"), default="at", help="inner loss of --algo mixture")
-    t.add_argument("--beta", type=float, default=d["beta"].default, help="TRADES beta (default 6)")
-    t.add_argument("--t-theta", type=int, default=d["t_theta"].default, help="MNE21 Alg. 2's T_theta")
-    t.add_argument("--t-lambda", type=int, default=d["t_lambda"].default, help="MNE21 Alg. 2's T_lambda")
-    t.add_argument("--weight-method", choices=WEIGHT_METHODS, default="oracle",
-                   help="solver of Alg. 2's weight step (default oracle: MNE21 Alg. 1)")
-    t.add_argument("--weight-loss", choices=("01", "ce"), default="01")
-    t.add_argument("--temperature", type=float, default=d["temperature"].default,
-                   help="entropic regularization of --weight-method entropic")
-    t.add_argument("--mixture-weight", type=float, default=d["mixture_weight"].default,
-                   help="BAT's alpha, weight of each new member (default 0.2)")
-    t.add_argument("--weights", choices=("trained", "lp"), default="trained",
-                   help="lp: also compute the optimal weights of the validation candidate game (exact LP)")
-    t.add_argument("--eval-steps", type=int, default=d["eval_steps"].default, help="PGD steps of validation")
-    t.add_argument("--eval-samples", type=int, default=None, help="validation examples per epoch (default all)")
-    t.add_argument("--val-size", type=float, default=d["val_size"].default)
-    t.add_argument("--augment", action="store_true", help="random crop (padding 4) and horizontal flip")
-    t.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+                   "(default: resnet18 on CIFAR, small-mlp on digits)")
+    t.add_argument("--batch-size", type=int, default=None, help=f"global batch (default: {d['batch_size']})")
+    t.add_argument("--lr", type=float, default=None, help=f"SGD learning rate (default: {d['lr']})")
+    t.add_argument("--momentum", type=float, default=None, help=f"SGD momentum (default: {d['momentum']})")
+    t.add_argument("--weight-decay", type=float, default=None,
+                   help="SGD weight decay (default: 2e-4 for bat (RM20), 5e-4 otherwise)")
+    t.add_argument("--milestones", type=_fraction_list, default=None,
+                   help="fractions of the epochs where the lr is multiplied by --gamma (default: "
+                        f"{','.join(f'{m:g}' for m in d['milestones'])})")
+    t.add_argument("--gamma", type=float, default=None, help=f"lr factor at each milestone (default: {d['gamma']})")
+    eps_help = ", ".join(f"{k} {_frac(v[0])}" for k, v in THREAT_MODELS.items())
+    step_help = ", ".join(f"{k} {_frac(v[1])}" for k, v in THREAT_MODELS.items())
+    t.add_argument("--eps", type=float, default=None, help=f"Linf radius (default: the data set's: {eps_help})")
+    t.add_argument("--step", type=float, default=None, help=f"PGD step (default: the data set's: {step_help})")
+    t.add_argument("--attack-steps", type=int, default=None,
+                   help="training PGD steps (default: 10; 20 for bat)")
+    t.add_argument("--no-random-start", dest="random_start", action="store_const", const=False, default=None,
+                   help="start the training attack at the clean point (default: a random start)")
+    t.add_argument("--loss", choices=("at", "trades"), default=None,
+                   help=f"inner loss of --algo mixture (default: {d['loss']})")
+    t.add_argument("--beta", type=float, default=None, help=f"TRADES beta (default: {d['beta']:g})")
+    t.add_argument("--t-theta", type=int, default=None, help=f"MNE21 Alg. 2's T_theta (default: {d['t_theta']})")
+    t.add_argument("--t-lambda", type=int, default=None, help=f"MNE21 Alg. 2's T_lambda (default: {d['t_lambda']})")
+    t.add_argument("--weight-method", choices=WEIGHT_METHODS, default=None,
+                   help=f"solver of Alg. 2's weight step (default: {d['weight_method']}: MNE21 Alg. 1)")
+    t.add_argument("--weight-loss", choices=("01", "ce"), default=None,
+                   help=f"loss of the weight step's game (default: {d['weight_loss']})")
+    t.add_argument("--temperature", type=float, default=None,
+                   help=f"entropic regularization of --weight-method entropic (default: {d['temperature']:g})")
+    t.add_argument("--mixture-weight", type=float, default=None,
+                   help=f"BAT's alpha, weight of each new member (default: {d['mixture_weight']})")
+    t.add_argument("--weights", choices=("trained", "lp"), default=None,
+                   help="lp: also compute the optimal weights of the validation candidate game (exact LP) "
+                        "(default: trained)")
+    t.add_argument("--eval-steps", type=int, default=None,
+                   help=f"PGD steps of the per-epoch validation (default: {d['eval_steps']})")
+    t.add_argument("--eval-samples", type=int, default=None,
+                   help="validation examples per epoch (default: all)")
+    t.add_argument("--val-size", type=float, default=None,
+                   help=f"fraction of the training data held out for validation (default: {d['val_size']})")
+    t.add_argument("--augment", action="store_const", const=True, default=None,
+                   help="random crop (padding 4) and horizontal flip (default: off)")
+    t.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bar (default: a bar on stderr with the running loss)")
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     t.set_defaults(advgame_run=_cmd_train)
 
     e = subparsers.add_parser("eval", help=_EVAL_HELP, description=_EVAL_HELP + " (adaptive PGD, APGD-CE/DLR "
-                              "100 iterations 5 restarts, ARC; C&W in l2).")
+                              "100 iterations 5 restarts, ARC; C&W in l2). One progress line per attack and batch "
+                              "on stderr.")
     e.add_argument("checkpoint", nargs="?", default=None,
-                   help="a checkpoint.pt written by advgame train (or give --members / --factory)")
+                   help="a checkpoint.pt written by advgame train (or give --members / --factory; default: none)")
     e.add_argument("--members", default=None, metavar="FILES",
                    help="comma-separated member files not trained by advgame: state dicts (with --arch or --factory) "
-                   "or TorchScript archives; loaded with weights_only=True")
+                   "or TorchScript archives; loaded with weights_only=True (default: none)")
     e.add_argument("--arch", default=None, help="architecture of state-dict members (small-mlp, small-cnn, resnet18, "
-                   "wrn-28-10)")
+                   "wrn-28-10; default: none)")
     e.add_argument("--factory", default=None, metavar="MODULE:FUNCTION",
-                   help="builds the architecture of each state dict, or (without --members) returns the members")
-    e.add_argument("--dataset", default=None, help="data set of --members / --factory (digits, cifar10, cifar100)")
+                   help="builds the architecture of each state dict, or (without --members) returns the members "
+                   "(default: none)")
+    e.add_argument("--dataset", default=None, help="data set of --members / --factory (digits, cifar10, cifar100; "
+                   "default: none)")
     e.add_argument("--attacks", default=None,
-                   help="'all' (default without --suite) or comma-separated names: pgd-logits,pgd-loss,apgd-ce,"
+                   help="'all' or comma-separated names: pgd-logits,pgd-loss,apgd-ce,"
                    "apgd-dlr,apgd-t,square,arc,margin-subsets,multi-targeted,transfer (l2 also cw-logits,cw-loss); "
-                   "with --suite, added to the suite")
+                   "with --suite, added to the suite (default: all without --suite)")
     e.add_argument("--suite", choices=("quick", "standard", "full"), default=None,
                    help="a named attack suite (docs/evaluation.md): quick, standard (AutoAttack's counterpart for "
-                   "mixtures, plus ARC and the mixture attacks) or full (also PGD, APGD-DLR, C&W; sanity checks on)")
+                   "mixtures, plus ARC and the mixture attacks) or full (also PGD, APGD-DLR, C&W; sanity checks on) "
+                   "(default: none, --attacks all)")
     e.add_argument("--checks", dest="checks", action="store_true", default=None,
                    help="run the sanity checks (default: on with --suite full)")
-    e.add_argument("--no-checks", dest="checks", action="store_false", help="skip the sanity checks")
+    e.add_argument("--no-checks", dest="checks", action="store_false",
+                   help="skip the sanity checks (default: checks on with --suite full only)")
     e.add_argument("--save-adversarials", default=None, metavar="FILE",
-                   help="save the per-example worst-case inputs (torch.save of tensors; load with weights_only=True)")
+                   help="save the per-example worst-case inputs (torch.save of tensors; load with weights_only=True; "
+                   "default: not saved)")
     e.add_argument("--eps", type=float, default=None, help="radius (default: the training eps)")
-    e.add_argument("--norm", default="linf", choices=("linf", "l2"))
+    e.add_argument("--norm", default="linf", choices=("linf", "l2"), help="the ball's norm (default: linf)")
     e.add_argument("--weights", default=None,
-                   help="checkpoint: trained (default) or lp; --members: uniform (default), lp (exact LP on the "
-                   "validation candidates) or comma-separated weights")
-    e.add_argument("--data-root", default=None)
-    e.add_argument("--device", default=None)
-    e.add_argument("--batch-size", type=int, default=256)
-    e.add_argument("--max-samples", type=int, default=None, help="evaluate the first N test examples")
-    e.add_argument("--seed", type=int, default=0)
+                   help="checkpoint: trained or lp; --members: uniform, lp (exact LP on the validation candidates) "
+                   "or comma-separated weights (default: trained for a checkpoint, uniform for --members)")
+    e.add_argument("--data-root", default=None, help="folder of the CIFAR data (default: none; needed for CIFAR)")
+    e.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available, else cpu)")
+    e.add_argument("--batch-size", type=int, default=256, help="examples per attack call (default: 256)")
+    e.add_argument("--max-samples", type=int, default=None,
+                   help="evaluate the first N test examples (default: all)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the attacks' random starts (default: 0)")
     e.add_argument("--out", default=None, help="JSON report (default: eval.json next to the checkpoint)")
     e.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     e.add_argument("--sampled", action="store_true",
                    help="also estimate the deployed (one member per query) classifier's accuracy under EoT APGD, "
-                   "with a 95%% confidence interval")
+                   "with a 95%% confidence interval (default: off)")
     e.add_argument("--eps-curve", default=None, metavar="EPS,EPS,...",
                    help="also draw robust accuracy against these radii (per attack and worst case; the --suite or "
-                   "quick suite) to OUT_STEM_curve.png/.pdf")
+                   "quick suite) to OUT_STEM_curve.png/.pdf (default: none)")
+    e.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress lines (default: one line per attack and batch on stderr)")
     e.set_defaults(advgame_run=_cmd_eval)
 
     from .study import add_study_command
@@ -188,26 +233,90 @@ def _init_distributed(device):
     return True
 
 
+#: ``advgame train``'s options that are training settings (TrainConfig fields), with
+#: their TrainConfig names; ``--weights`` maps to ``weights_lp``
+_SETTINGS = ("algo", "dataset", "models", "epochs", "arch", "batch_size", "lr", "momentum", "weight_decay",
+             "milestones", "gamma", "eps", "step", "attack_steps", "random_start", "loss", "beta", "t_theta",
+             "t_lambda", "weight_method", "weight_loss", "temperature", "mixture_weight", "eval_steps",
+             "eval_samples", "val_size", "augment", "seed")
+
+
+def _given_settings(args) -> dict:
+    """The training settings given on the command line (TrainConfig names)."""
+    given = {k: getattr(args, k) for k in _SETTINGS if getattr(args, k) is not None}
+    if args.weights is not None:
+        given["weights_lp"] = args.weights == "lp"
+    return given
+
+
+def _flag(name) -> str:
+    return "--weights" if name == "weights_lp" else "--" + name.replace("_", "-")
+
+
+def _train_config(args, checkpoint_config=None):
+    """The run's TrainConfig: defaults, then --config FILE (or the checkpoint's settings
+    for --resume / --extend), then the options given."""
+    from .training.config import TrainConfig, load_config
+
+    given = _given_settings(args)
+    if args.extend is not None:
+        if given:
+            raise ValueError(f"--extend continues the run with its own settings; drop {', '.join(map(_flag, given))}")
+        base = checkpoint_config.to_dict()
+        base["epochs"] = checkpoint_config.epochs + args.extend
+        return TrainConfig.from_dict(base)
+    if checkpoint_config is not None:  # --resume: the run's settings; a differing option is refused later
+        base = checkpoint_config.to_dict()
+    elif args.config is not None:
+        base = load_config(args.config).to_dict()
+    else:
+        base = {}
+    if "models" not in given and "models" not in base and given.get("algo") in ("at", "trades"):
+        given["models"] = 1
+    return TrainConfig.from_dict({**base, **given})
+
+
+def _epoch_line(row) -> str:
+    w = " ".join(f"{v:.3f}" for v in row["weights"])
+    gap = "" if row.get("gap") is None else f"  gap {row['gap']:.1e}"
+    loss = "" if row.get("loss") is None else f"  loss {row['loss']:.4f}"
+    return (f"epoch {row['epoch']:3d}  members {row['members']}  natural {row['natural']:.4f}  "
+            f"robust {row['robust']:.4f}  weights [{w}]{gap}{loss}  lr {row['lr']:g}  {row['time']:.1f}s")
+
+
+def _resume_command(args) -> str:
+    words = ["advgame", "train", "--out", args.out, "--resume"]
+    for flag, value in (("--data-root", args.data_root), ("--device", args.device), ("--threads", args.threads)):
+        if value is not None:
+            words += [flag, str(value)]
+    import shlex
+
+    return " ".join(shlex.quote(str(w)) for w in words)
+
+
 def _cmd_train(args) -> int:
     import torch
 
     from .data import load_dataset
-    from .training import Trainer, TrainConfig
+    from .training import Trainer, TrainConfig, load_checkpoint
 
     _threads(args.threads)
     _check_seed(args.seed)
-    models = args.models if args.models is not None else (1 if args.algo in ("at", "trades") else 2)
-    cfg = TrainConfig(algo=args.algo, dataset=args.dataset, models=models, epochs=args.epochs, arch=args.arch,
-                      batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
-                      weight_decay=args.weight_decay, milestones=args.milestones, gamma=args.gamma, eps=args.eps,
-                      step=args.step, attack_steps=args.attack_steps, random_start=args.random_start,
-                      loss=args.loss, beta=args.beta, t_theta=args.t_theta, t_lambda=args.t_lambda,
-                      weight_method=args.weight_method, weight_loss=args.weight_loss,
-                      temperature=args.temperature, mixture_weight=args.mixture_weight,
-                      weights_lp=args.weights == "lp", eval_steps=args.eval_steps, eval_samples=args.eval_samples,
-                      val_size=args.val_size, augment=args.augment, seed=args.seed)
     if args.stop_after is not None and args.stop_after < 1:
         raise ValueError(f"--stop-after must be at least 1; got {args.stop_after}")
+    if args.extend is not None and args.extend < 1:
+        raise ValueError(f"--extend must be at least 1 (epochs per member to add); got {args.extend}")
+    if args.config is not None and (args.resume or args.extend is not None):
+        raise ValueError("--resume and --extend take the run's settings from its checkpoint; drop --config")
+    ckpt = os.path.join(args.out, "checkpoint.pt")
+    continuing = args.resume or args.extend is not None
+    if not continuing and os.path.exists(ckpt):
+        raise ValueError(f"{ckpt} exists: pass --resume to continue that run, --extend K to train it K more "
+                         "epochs per member, or choose another --out")
+    if continuing and not os.path.exists(ckpt):
+        raise ValueError(f"{'--resume' if args.resume else '--extend'}: no checkpoint at {ckpt}")
+    saved = TrainConfig.from_dict(load_checkpoint(ckpt)["config"]) if continuing else None
+    cfg = _train_config(args, saved)
     device = _device(args.device)
     joined = _init_distributed(device)
     if device.type == "cuda":
@@ -219,31 +328,31 @@ def _cmd_train(args) -> int:
 
             lock = prepare_run_folder(args.out)
         data = load_dataset(cfg.dataset, args.data_root, val_size=cfg.val_size, augment=cfg.augment, seed=cfg.seed)
-        ckpt = os.path.join(args.out, "checkpoint.pt")
-        if not args.resume and os.path.exists(ckpt):
-            raise ValueError(f"{ckpt} exists: pass --resume to continue that run, or choose another --out")
-        if args.resume and not os.path.exists(ckpt):
-            raise ValueError(f"--resume: no checkpoint at {ckpt}")
         trainer = Trainer(cfg, data, out=args.out, device=device, progress=args.progress)
-        if args.resume:
-            trainer.resume()
-        history = trainer.fit(max_epochs=args.stop_after)
         rank0 = trainer.rank == 0
-        if rank0:
-            for row in history[-(args.stop_after or len(history)):]:
-                w = " ".join(f"{v:.3f}" for v in row["weights"])
-                print(f"epoch {row['epoch']:3d}  members {row['members']}  natural {row['natural']:.4f}  "
-                      f"robust {row['robust']:.4f}  weights [{w}]  {row['time']:.1f}s")
+        if continuing:
+            trainer.resume(extend=args.extend is not None)
+            if rank0 and args.extend is not None:
+                print(f"extending {args.out}: {saved.epochs} -> {cfg.epochs} epochs per member "
+                      f"({trainer.epoch} of {cfg.total_epochs} epochs done)", flush=True)
+
+        def show(row):
+            print(_epoch_line(row), flush=True)
+
+        trainer.fit(max_epochs=args.stop_after, on_epoch=show)
         if trainer.epoch >= cfg.total_epochs:
             summary = trainer.finish()
             if rank0:
                 print(f"final: natural {summary['natural']:.4f}  robust {summary['robust']:.4f} (validation, "
-                      f"PGD-{cfg.eval_steps})")
+                      f"PGD-{cfg.eval_steps}, the last epoch's attack seed)")
                 if "lp" in summary:
                     lp = summary["lp"]
                     w = " ".join(f"{v:.3f}" for v in lp["weights"])
                     print(f"LP weights [{w}]: natural {lp['natural']:.4f}  robust {lp['robust']:.4f}")
                 print(f"wrote {args.out}")
+        elif rank0:
+            print(f"stopped after {trainer.epoch} of {cfg.total_epochs} epochs (checkpoint "
+                  f"{trainer.checkpoint_path}); continue with: {_resume_command(args)}")
     finally:
         if lock is not None:
             lock.release()
@@ -278,8 +387,14 @@ def _cmd_eval(args) -> int:
     x, y = _test_tensors(data, args.max_samples)
     attacks = "all" if args.attacks in (None, "all") else [a.strip() for a in args.attacks.split(",") if a.strip()]
     eps = cfg.eps if args.eps is None else args.eps
+    n = x.shape[0]
+
+    def progress(name, done, seconds):
+        print(f"advgame eval: {name}: {done}/{n} examples, {seconds:.1f} s", file=sys.stderr, flush=True)
+
     report = evaluate(mix, x, y, eps, args.norm, attacks, batch_size=args.batch_size, seed=args.seed,
-                      suite=args.suite, checks=args.checks, keep_adversarials=args.save_adversarials is not None)
+                      suite=args.suite, checks=args.checks, keep_adversarials=args.save_adversarials is not None,
+                      progress=progress if args.progress else None)
     print(f"{args.checkpoint}: {cfg.algo}, {len(mix)} member(s) with positive weight, "
           f"weights {[round(float(w), 4) for w in mix.weights]} ({args.weights})")
     print(report.table())
@@ -417,6 +532,8 @@ def run(args) -> int:
     Ctrl-C: one line, status 130."""
     try:
         return args.advgame_run(args)
+    except BrokenPipeError:
+        raise  # advgame.cli.main ends quietly (exit status 141)
     except (ValueError, TypeError, OSError, RuntimeError) as err:
         msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"advgame {args.command}: error: {msg}", file=sys.stderr)

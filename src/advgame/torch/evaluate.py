@@ -322,6 +322,8 @@ class _Evaluator:
         self.skipped = {}
         self.acc = {"natural": []}
         self.seconds = {}
+        self.progress = None  # optional callable(name, examples done, seconds so far), after each attack's batch
+        self.done = 0
 
     def _setup(self, x):
         with torch.no_grad():
@@ -383,6 +385,9 @@ class _Evaluator:
                 lower = acc < worst_acc
                 worst_x = torch.where(lower.reshape((-1,) + (1,) * (x.ndim - 1)), x_adv.to(x.dtype), worst_x)
                 worst_acc = torch.minimum(acc, worst_acc)
+            if self.progress is not None:
+                self.progress(name, self.done + x.shape[0], self.seconds[name])
+        self.done += x.shape[0]
         if self.keep:
             self.worst_x.append(worst_x.detach().cpu())
 
@@ -410,7 +415,7 @@ class _Evaluator:
 
 
 def evaluate(mixture, x, y, eps, norm="linf", attacks="all", *, batch_size=None, bounds=(0.0, 1.0), seed=0, check=True,
-             suite=None, checks=None, keep_adversarials=False):
+             suite=None, checks=None, keep_adversarials=False, progress=None):
     r"""Robust accuracy of a mixture under every attack, and the per-example worst case.
 
     Parameters
@@ -455,6 +460,10 @@ def evaluate(mixture, x, y, eps, norm="linf", attacks="all", *, batch_size=None,
         ``suite="full"``, off otherwise.
     keep_adversarials : bool
         Keep, per example, the worst-case input in ``report.adversarials``.
+    progress : callable, optional
+        Called after each attack's batch as ``progress(name, done, seconds)``: the
+        attack's name, the examples it has attacked so far, its seconds so far
+        (``advgame eval`` prints a line per call).
 
     Returns
     -------
@@ -490,6 +499,9 @@ def evaluate(mixture, x, y, eps, norm="linf", attacks="all", *, batch_size=None,
         raise ValueError("x must hold at least one example")
     bs = x.shape[0] if batch_size is None else check_int("batch_size", batch_size, 1)
     ev = _Evaluator(mixture, eps, norm, attacks, bounds, seed, check, suite, keep_adversarials)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable as progress(name, done, seconds); got {type(progress).__name__}")
+    ev.progress = progress
     for i in range(0, x.shape[0], bs):
         ev.batch(x[i : i + bs], y[i : i + bs])
     return _with_checks(ev, ev.report(), x, y, checks, bs)

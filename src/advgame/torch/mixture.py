@@ -42,7 +42,7 @@ from ._checks import (
 from ._vmap import VECTORIZE, MemberLogits
 from .modes import eval_mode
 
-__all__ = ["Mixture", "as_mixture"]
+__all__ = ["Mixture", "MixtureLogits", "as_mixture"]
 
 
 def _module_device(module, default=None):
@@ -212,20 +212,36 @@ class Mixture(nn.Module):
         return torch.einsum("l,lbc->bc", self.weights.to(z.dtype), z)
 
     def forward(self, x, log: bool = False):
-        r"""Exact expected class probabilities of the randomized classifier.
+        r"""Exact expected class probabilities of the randomized classifier
+        (**probabilities, not logits**).
 
         .. math:: p_\lambda(c \mid x) = \sum_k \lambda_k \operatorname{softmax}(h_k(x))_c
+
+        Why probabilities: the mixture is a randomized classifier, and the quantity that
+        is well defined for it is an expectation over the draw of the member.  The
+        expectation of the members' probabilities is a distribution over the classes,
+        exact (no sampling) and differentiable; an average of the members' *logits*
+        (:meth:`expected_logits`) is not the output of any member nor a probability,
+        and depends on each member's logit scale.
+
+        Tools written for logits (torchattacks, AutoAttack) apply a softmax or a
+        cross-entropy to the output: give them :class:`MixtureLogits` (``log p``, whose
+        softmax is ``p``), not the mixture itself.  Their *accuracy* is the accuracy
+        of the argmax of ``p``, a deterministic classifier: it is not the robust
+        accuracy of the randomized defense, which is :meth:`expected_accuracy`
+        (``docs/torch.md``, "Handing a mixture to logit-based tools").
 
         Parameters
         ----------
         x : torch.Tensor, shape (B, ...)
         log : bool
             Return :math:`\log p_\lambda` instead, computed stably with
-            ``logsumexp`` over the members.
+            ``logsumexp`` over the members (what :class:`MixtureLogits` returns).
 
         Returns
         -------
         torch.Tensor, shape (B, C)
+            Rows on the probability simplex (``log=False``).
         """
         z = self.member_logits(x)
         lam = self.weights.to(z.dtype)
@@ -353,3 +369,52 @@ def as_mixture(model) -> Mixture:
         return Mixture([model], vectorize=False)
     raise TypeError(f"model must be an nn.Module or an advgame.torch.Mixture; got {type(model).__name__}")
 
+
+
+class MixtureLogits(nn.Module):
+    r"""A :class:`Mixture` as a module that returns logits: :math:`\log p_\lambda(c \mid x)`.
+
+    The one way to hand a mixture to tools that expect logits (torchattacks,
+    AutoAttack, a cross-entropy loss): ``softmax`` of the output is the mixture's
+    exact expected probabilities :math:`p_\lambda` (:meth:`Mixture.forward`), so a
+    tool's cross-entropy is the log-loss of the mixture (the objective of
+    ``expectation="probs"`` in :mod:`advgame.torch.attacks`) and its gradients are the
+    mixture's, computed stably with ``logsumexp`` over the members.
+
+    What such a tool reports as accuracy is the accuracy of ``output.argmax(1)``: the
+    class the mixture predicts *most likely*, a deterministic classifier.  The
+    randomized defense answers member :math:`k` with probability :math:`\lambda_k`;
+    its accuracy on a point is :math:`\sum_k \lambda_k 1[h_k(x) = y]`
+    (:meth:`Mixture.expected_accuracy`), which can be far from the argmax's (either
+    way).  Score adversarial points with ``mixture.expected_accuracy(x_adv, y)``, or
+    use :func:`advgame.torch.evaluate`, whose attacks target the mixture itself.
+
+    Parameters
+    ----------
+    mixture : Mixture
+        Wrapped, not copied: its weights and members are the module's (``.to()``,
+        ``.eval()`` and ``state_dict`` reach them as the submodule ``mixture``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from advgame.torch import Mixture, MixtureLogits
+    >>> _ = torch.manual_seed(0)
+    >>> mix = Mixture([nn.Linear(4, 3), nn.Linear(4, 3)], weights=[0.25, 0.75])
+    >>> x = torch.rand(5, 4)
+    >>> logits = MixtureLogits(mix)(x)
+    >>> bool(torch.allclose(torch.softmax(logits, 1), mix(x), atol=1e-6))
+    True
+    """
+
+    def __init__(self, mixture):
+        super().__init__()
+        if not isinstance(mixture, Mixture):
+            raise TypeError(f"mixture must be an advgame.torch.Mixture; got {type(mixture).__name__} "
+                            "(a plain model already returns logits)")
+        self.mixture = mixture
+
+    def forward(self, x):
+        """:math:`\\log p_\\lambda(\\cdot \\mid x)`, shape ``(B, C)``."""
+        return self.mixture(x, log=True)

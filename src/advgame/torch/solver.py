@@ -23,13 +23,14 @@ tensor is moved there.  See ``docs/snippets/mixture_solver.py`` for a complete l
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import torch
 
 from .._validation import (check_array, check_bool, check_choice, check_int, check_real, check_simplex,
                            simplex_tol)
 from ..game import Game
-from ..solvers import METHODS, solve
+from ..solvers import METHODS, _options, _unknown_options_error, solve
 from .mixture import Mixture
 
 __all__ = ["MixtureSolver"]
@@ -54,14 +55,23 @@ class MixtureSolver:
     weights : array_like or torch.Tensor, shape (L,), optional
         Without ``mixture``: the initial weights, on the simplex (default uniform).
     L : int, optional
-        Without ``mixture`` and ``weights``: the number of members.
+        Without ``mixture`` and ``weights``: the number of members.  Without any of
+        ``mixture``, ``weights`` and ``L``, the first :meth:`update` with a loss tensor
+        sets them: ``L`` from its last dimension, uniform weights in its dtype (a
+        floating tensor's, else torch's default) on ``device`` or, when ``device`` is
+        not given, the tensor's device.  Until then :attr:`weights` and :attr:`L` are
+        None, and an ``oracle=`` update (which carries no ``L``) is a ValueError.
     device : str or torch.device, optional
         Without ``mixture``: where the weights live and the solves run (default: the
-        device of a ``weights`` tensor, else the CPU).
+        device of a ``weights`` tensor, of the first loss tensor when the weights are
+        inferred, else the CPU).
     **solver_options
         Passed to :func:`advgame.solve` at every update, e.g. ``max_iter``, ``tol``,
         ``step_size``, ``time_limit``, ``callback`` (``"oracle"``/``"entropic"``),
-        ``temperature`` (``"entropic"``).  ``distributed=True`` passes through to the
+        ``temperature`` (``"entropic"``).  Checked here, in the constructor: an option
+        ``method`` does not take is a TypeError naming it, a bad value a
+        ValueError/TypeError naming it.  Warnings of an update (e.g.
+        :class:`advgame.SolverWarning`) point at the line that called :meth:`update`.  ``distributed=True`` passes through to the
         solvers (each rank's update sees its own shard of the batch, every sum over
         samples is all-reduced), and the new weights are broadcast from rank 0, so all
         ranks end with identical weights.  ``init`` is set by the solver (the current
@@ -97,6 +107,7 @@ class MixtureSolver:
         self.options = self._check_options(solver_options)
         self.mixture = None
         self._weights = None
+        self._device = None
         if mixture is not None:
             if not isinstance(mixture, Mixture):
                 raise TypeError(f"mixture must be an advgame.torch.Mixture; got {type(mixture).__name__}")
@@ -110,8 +121,11 @@ class MixtureSolver:
                                  "move the mixture with mixture.to(device)")
             self.mixture = mixture
         else:
-            if weights is None and L is None:
-                raise ValueError("give a mixture, initial weights or the number of members L")
+            self._device = None if device is None else torch.device(device)
+            if weights is None and L is None:  # L, dtype and device from the first update's losses
+                self.updates = 0
+                self.last_result = None
+                return
             if weights is not None:
                 if device is None and isinstance(weights, torch.Tensor):
                     device = weights.device
@@ -130,6 +144,7 @@ class MixtureSolver:
 
     # ---------------------------------------------------------------- options
     def _check_options(self, options):
+        _check_values(self.method, options)
         for key in _RESERVED:
             if key in options:
                 raise TypeError(f"{key}= is set by MixtureSolver ({'the current weights' if key == 'init' else 'pass it to update()'}); "
@@ -144,26 +159,34 @@ class MixtureSolver:
 
     # ------------------------------------------------------------- properties
     @property
-    def weights(self) -> torch.Tensor:
-        """The current weights, shape (L,), on :attr:`device`."""
+    def weights(self):
+        """The current weights, shape (L,), on :attr:`device` (None until the first
+        update when they are inferred)."""
         return self.mixture.weights if self.mixture is not None else self._weights
 
     @property
-    def L(self) -> int:
-        """The number of members."""
-        return int(self.weights.shape[0])
+    def L(self):
+        """The number of members (None until the first update when it is inferred)."""
+        return None if self.weights is None else int(self.weights.shape[0])
 
     @property
-    def device(self) -> torch.device:
-        """Where the weights live and the solves run."""
-        return self.weights.device
+    def device(self):
+        """Where the weights live and the solves run (before inferred weights exist:
+        the ``device`` given, else None)."""
+        return self._device if self.weights is None else self.weights.device
+
+    def _infer(self, losses):
+        """Uniform weights for ``losses``' L, in its dtype, on ``device`` or its device."""
+        n = int(losses.shape[-1])
+        dtype = losses.dtype if losses.is_floating_point() else torch.get_default_dtype()
+        self._weights = torch.full((n,), 1.0 / n, dtype=dtype, device=self._device or losses.device)
 
     @property
     def distributed(self) -> bool:
         return bool(self.options.get("distributed", False))
 
     def __repr__(self) -> str:
-        w = ", ".join(f"{v:.4g}" for v in self.weights.tolist())
+        w = "not yet inferred" if self.weights is None else ", ".join(f"{v:.4g}" for v in self.weights.tolist())
         return f"MixtureSolver(method={self.method!r}, weights=[{w}], updates={self.updates}, options={self.options})"
 
     # ----------------------------------------------------------------- update
@@ -212,6 +235,14 @@ class MixtureSolver:
         if losses is None and oracle is None:
             raise TypeError("update() needs a loss tensor (N, m, L) or oracle=")
         opts = {**self.options, **self._check_options(options)}
+        if self.weights is None:
+            if losses is None:
+                raise ValueError("this MixtureSolver infers L from its first loss tensor: pass losses, or give "
+                                 "L= (or weights=, or a mixture) to the constructor for oracle= updates")
+            if not isinstance(losses, torch.Tensor) or losses.ndim != 3 or losses.shape[-1] < 1:
+                raise ValueError("losses must be a torch.Tensor of shape (N, m, L) with L >= 1; got "
+                                 f"{tuple(losses.shape) if isinstance(losses, torch.Tensor) else type(losses).__name__}")
+            self._infer(losses)
         if oracle is not None:
             if not callable(oracle):
                 raise TypeError(f"oracle must be callable as oracle(weights) -> (L,) losses; got {type(oracle).__name__}")
@@ -237,7 +268,11 @@ class MixtureSolver:
         # the warm start renormalized in float64 (a float32 buffer is off the simplex by more than float64's
         # tolerance; the solvers check init in float64 and cast it to the game's dtype)
         init = self.weights.detach().to(dtype=torch.float64).clamp_min(0)
-        result = solve(game, method=self.method, init=init / init.sum(), **opts)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = solve(game, method=self.method, init=init / init.sum(), **opts)
+        for w in caught:  # re-emitted at the caller of update(), through the user's filters
+            warnings.warn(w.message, w.category, stacklevel=2)
         if losses is None:
             result.info.pop("game_risk", None)  # the placeholder's risk means nothing
         self._set(torch.as_tensor(result.weights))
@@ -281,7 +316,10 @@ class MixtureSolver:
         if not isinstance(state["options"], dict):
             raise TypeError(f"state['options'] must be a dict; got {type(state['options']).__name__}")
         updates = check_int("state['updates']", state["updates"], 0)
-        w = torch.as_tensor(check_simplex(state["weights"], self.L, "state['weights']", tol=_tol(state["weights"])))
+        n = self.L
+        if n is None:  # weights not inferred yet: the state's
+            n = int(check_array(state["weights"], "state['weights']", ndim=1).shape[0])
+        w = torch.as_tensor(check_simplex(state["weights"], n, "state['weights']", tol=_tol(state["weights"])))
         old_method = self.method
         self.method = method
         try:
@@ -290,13 +328,37 @@ class MixtureSolver:
             self.method = old_method
             raise
         self.options = options
-        new = w.to(device=self.device, dtype=self.weights.dtype)
+        if self.weights is None:
+            dtype = w.dtype if isinstance(state["weights"], torch.Tensor) else torch.get_default_dtype()
+            new = w.to(device=self._device or torch.device("cpu"), dtype=dtype)
+        else:
+            new = w.to(device=self.device, dtype=self.weights.dtype)
         if self.mixture is not None:
             self.mixture.set_weights(new)
         else:
             self._weights = new
         self.updates = updates
         return self
+
+
+def _check_values(method, options):
+    """The solver options of ``method``, checked as :func:`advgame.solve` would at the
+    first update: unknown names (TypeError naming them), then the values every method
+    shares and the method's own scalars (ValueError/TypeError naming the option)."""
+    accepted = _options(method) + _RESERVED
+    unknown = [k for k in options if k not in accepted and k != "distributed"]
+    if unknown:
+        raise _unknown_options_error(method, unknown, _options(method))
+    if options.get("max_iter") is not None:
+        check_int("max_iter", options["max_iter"], 1)
+    for name in ("tol", "time_limit", "temperature", "step_size"):
+        if options.get(name) is not None:
+            check_real(name, options[name], lo=0, lo_open=True)
+    if "verbose" in options:
+        check_bool("verbose", options["verbose"])
+    cb = options.get("callback")
+    if cb is not None and not callable(cb):
+        raise TypeError(f"callback must be callable as callback(state) -> bool, or None; got {type(cb).__name__}")
 
 
 def _simplex_tensor(w, L):

@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 
 from ..._validation import check_bool, check_choice, check_int, check_real, check_simplex
-from ...result import OPTIMAL, OPTIMAL_INACCURATE, TIME_LIMIT, Result, SolverWarning
+from ...result import MAX_STEPS, OPTIMAL, OPTIMAL_INACCURATE, TIME_LIMIT, Result, SolverWarning
 from .cvxpy_lp import installed_solvers, solve_cvxpy
 from .highs import adversary_from_duals, lp_scale, solve_merged, solve_rows
 from .cuts import solve_cuts
@@ -129,7 +129,8 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
         float32 game 8 float32 epsilons, about 1e-6, times it: the weights it returns and
         their risk are float32).
     max_iter : int, optional
-        Constraint-generation rounds before giving up (status ``optimal_inaccurate``);
+        Constraint-generation rounds before giving up (status ``max_steps``, as for the
+        first-order solvers; ``optimal_inaccurate`` is kept for numerical trouble);
         default 100 (``"cuts"``: 1000, one cut per round).
     time_limit : float, optional
         Seconds; passed to HiGHS and checked between rounds. When it runs out the result
@@ -235,6 +236,8 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
                 if bar is not None:
                     bar.close()
             info.update(rows=int(n_rows), lp_time=time.perf_counter() - tl)
+            if status == OPTIMAL_INACCURATE and strategy != "full" and nit >= rounds:
+                status = MAX_STEPS  # the rounds ran out: the first-order solvers' status for max_iter
     if lam is None:  # no LP solution: the starting weights and their best response
         lam = start
         Q = adversary_from_duals(view, lam, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), active)

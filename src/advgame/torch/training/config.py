@@ -7,13 +7,22 @@ from dataclasses import dataclass
 
 from ..._validation import check_bool, check_choice, check_int, check_real, check_seed
 
-__all__ = ["TrainConfig", "ALGOS", "DATASETS", "WEIGHT_METHODS"]
+__all__ = ["TrainConfig", "ALGOS", "DATASETS", "WEIGHT_METHODS", "THREAT_MODELS", "save_config", "load_config",
+           "CONFIG_FORMAT"]
 
 #: training algorithms: MNE21 Alg. 2, RM20 BAT, and the L = 1 baselines (Madry AT, TRADES)
 ALGOS = ("mixture", "bat", "at", "trades")
 DATASETS = ("cifar10", "cifar100", "digits")
 #: solvers for the weight step of MNE21 Alg. 2 (through ``MixtureSolver``)
 WEIGHT_METHODS = ("oracle", "entropic", "lp")
+#: each data set's default Linf threat model ``(eps, step)``: the papers' 8/255 and 2/255
+#: on CIFAR; on digits (8x8 images in [0, 1], where 8/255 moves no prediction) the
+#: docs' 0.2 and 0.05
+THREAT_MODELS = {"cifar10": (8 / 255, 2 / 255), "cifar100": (8 / 255, 2 / 255), "digits": (0.2, 0.05)}
+#: the ``format`` entry of ``config.json``
+CONFIG_FORMAT = "advgame-train-config-1"
+#: the largest ``config.json`` read (a settings file is a few hundred bytes)
+_MAX_CONFIG_BYTES = 1 << 20
 
 
 @dataclass
@@ -22,7 +31,8 @@ class TrainConfig:
 
     Defaults follow the papers: SGD with momentum 0.9, learning rate 0.1 divided by 10
     at 50 % and 75 % of the epochs, weight decay 5e-4 (MNE21) or 2e-4 (RM20, BAT);
-    :math:`\ell_\infty` threat model with eps 8/255, step 2/255; 10 PGD steps in
+    :math:`\ell_\infty` threat model with eps 8/255, step 2/255 on CIFAR (0.2 and 0.05 on
+    digits: :data:`THREAT_MODELS`); 10 PGD steps in
     training for MNE21 Alg. 2 and AT/TRADES, 20 for BAT (RM20, footnote 4); TRADES
     beta = 6; BAT mixture weight alpha = 0.2 (RM20, Table 1).
 
@@ -50,7 +60,8 @@ class TrainConfig:
         by ``gamma`` (a step schedule; ``torch.optim.lr_scheduler.MultiStepLR``).
     gamma : float
     eps, step : float
-        Radius and step of the :math:`\ell_\infty` PGD attacks (default 8/255, 2/255).
+        Radius and step of the :math:`\ell_\infty` PGD attacks (default: the data
+        set's, :data:`THREAT_MODELS`: 8/255 and 2/255 on CIFAR, 0.2 and 0.05 on digits).
     attack_steps : int
         PGD iterations of the training attack (default 10; 20 for BAT).
     random_start : bool
@@ -95,8 +106,8 @@ class TrainConfig:
     weight_decay: float | None = None
     milestones: tuple = (0.5, 0.75)
     gamma: float = 0.1
-    eps: float = 8 / 255
-    step: float = 2 / 255
+    eps: float | None = None
+    step: float | None = None
     attack_steps: int | None = None
     random_start: bool = True
     loss: str = "at"
@@ -141,8 +152,9 @@ class TrainConfig:
         self.milestones = tuple(check_real("milestones", m, lo=0, hi=1, lo_open=True, hi_open=True)
                                 for m in self.milestones)
         self.gamma = check_real("gamma", self.gamma, lo=0, hi=1, lo_open=True)
-        self.eps = check_real("eps", self.eps, lo=0)
-        self.step = check_real("step", self.step, lo=0, lo_open=True)
+        default_eps, default_step = THREAT_MODELS[self.dataset]
+        self.eps = check_real("eps", default_eps if self.eps is None else self.eps, lo=0)
+        self.step = check_real("step", default_step if self.step is None else self.step, lo=0, lo_open=True)
         if self.attack_steps is None:
             self.attack_steps = 20 if self.algo == "bat" else 10
         self.attack_steps = check_int("attack_steps", self.attack_steps, 1)
@@ -181,11 +193,76 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d) -> "TrainConfig":
         """Inverse of :meth:`to_dict`; unknown keys are a ``ValueError``."""
+        if not isinstance(d, dict):
+            raise TypeError(f"training settings must be a dict; got {type(d).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
-            raise ValueError(f"unknown training settings in the checkpoint: {sorted(unknown)}")
+            raise ValueError(f"unknown training settings: {sorted(map(str, unknown))} (known: {sorted(names)})")
         d = dict(d)
         if "milestones" in d:
+            if not isinstance(d["milestones"], (list, tuple)):
+                raise TypeError(f"milestones must be a list of fractions in (0, 1); got {d['milestones']!r}")
             d["milestones"] = tuple(d["milestones"])
         return cls(**d)
+
+
+def save_config(path, config) -> None:
+    """Write ``config`` (a :class:`TrainConfig`) as readable JSON, atomically:
+    ``{"format": CONFIG_FORMAT, <setting>: <value>, ...}`` (``advgame train`` writes it
+    as ``OUT/config.json``; :func:`load_config` and ``advgame train --config`` read it)."""
+    import json
+
+    from ..._io import atomic_path
+
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig; got {type(config).__name__}")
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"format": CONFIG_FORMAT, **config.to_dict()}, f, indent=1)
+            f.write("\n")
+
+
+def load_config(path) -> TrainConfig:
+    """Read a settings file written by :func:`save_config`, as untrusted input.
+
+    The file must be a JSON object of at most 1 MiB with ``"format":
+    "advgame-train-config-1"`` and known settings only; every value is validated by
+    :class:`TrainConfig`.  Settings left out take their defaults.
+
+    Raises
+    ------
+    ValueError
+        Naming the file: unreadable, not JSON, not a settings object, an unknown
+        setting or an invalid value (a TypeError of a value is reported as
+        ValueError too, so that a bad file is one kind of error).
+    """
+    import json
+    import os
+
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(_MAX_CONFIG_BYTES + 1)
+    except OSError as err:
+        raise ValueError(f"cannot read the training settings {path!r}: {err.strerror or err}") from None
+    if len(raw) > _MAX_CONFIG_BYTES:
+        raise ValueError(f"{path!r} is larger than {_MAX_CONFIG_BYTES} bytes: not a training settings file")
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ValueError(f"{path!r} is not a JSON settings file: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path!r} must hold a JSON object of training settings; got {type(data).__name__}")
+    fmt = data.pop("format", None)
+    if fmt != CONFIG_FORMAT:
+        raise ValueError(f"{path!r} is not an advgame training settings file (format {fmt!r}, expected "
+                         f"{CONFIG_FORMAT!r})")
+    try:
+        return TrainConfig.from_dict(data)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path!r}: {err}") from None
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a valid setting value")

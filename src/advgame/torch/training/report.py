@@ -63,7 +63,10 @@ def plot_training(history, metric="robust", ax=None, label=None, per_member=True
     label : str, optional
     per_member : bool
         x axis in epochs per member (the epoch divided by the run's number of
-        members, as in MNE21 Fig. 3), else in epochs.
+        members, as in MNE21 Fig. 3), else in epochs.  A run that adds its members
+        one after another (BAT: ``members`` grows along the log) is always drawn in
+        epochs, its phases in order, with a diamond and a dotted line where each new
+        member enters.
 
     Returns
     -------
@@ -79,11 +82,20 @@ def plot_training(history, metric="robust", ax=None, label=None, per_member=True
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(5, 3.6))
-    L = max((r["members"] for r in history), default=1) if per_member else 1
+    sequential = len({r["members"] for r in history}) > 1  # BAT: one phase per member, in order
+    L = max((r["members"] for r in history), default=1) if per_member and not sequential else 1
+    history = sorted(history, key=lambda r: r["epoch"])
     epochs = [r["epoch"] / L for r in history]
     values = [r[metric] for r in history]
-    ax.plot(epochs, values, marker="o", markersize=3, label=label, **style)
-    ax.set_xlabel("epochs per member" if per_member else "epoch")
+    (line,) = ax.plot(epochs, values, marker="o", markersize=3, label=label, **style)
+    if sequential:
+        starts = [i for i in range(1, len(history)) if history[i]["members"] > history[i - 1]["members"]]
+        for n, i in enumerate(starts):
+            ax.axvline(epochs[i] - 0.5, color=line.get_color(), ls=":", lw=0.8)
+            ax.plot([epochs[i]], [values[i]], marker="D", markersize=7, mfc="none", color=line.get_color(), ls="",
+                    label="a new member's first epoch" if n == 0 else None)
+    ax.set_xlabel("epoch" + (" (one member after another)" if sequential else "") if L == 1 or not per_member
+                  else "epochs per member")
     ax.set_ylabel(f"{metric} accuracy (validation)")
     ax.set_title("natural accuracy" if metric == "natural" else "robust accuracy (PGD)")
     ax.grid(alpha=0.3)

@@ -14,7 +14,7 @@ from ..mixture import Mixture
 from .algorithms import (adversarial_batch, adversarial_dataset, bat_weights, member_step, natural_step,
                          sub_mixture, train_attack, weight_step)
 from .checkpoint import load_checkpoint, restore_trainer, save_checkpoint, trainer_state
-from .config import TrainConfig
+from .config import TrainConfig, save_config
 from .integrity import check_finite_training, check_splits, diverged_as_error, finite_json
 from .report import write_figure, write_logs
 from .selection import lp_weights
@@ -39,6 +39,27 @@ def _tensors(dataset, limit=None):
     n = len(dataset) if limit is None else min(limit, len(dataset))
     xs, ys = zip(*(dataset[i] for i in range(n)))
     return torch.stack(xs), torch.as_tensor(ys, dtype=torch.int64)
+
+
+def _extended_state(state, cfg):
+    """A checkpoint's state with its config replaced by ``cfg``, when ``cfg`` only adds
+    epochs per member to it (ValueError otherwise)."""
+    saved = TrainConfig.from_dict(state["config"])
+    if cfg.algo == "bat":
+        raise ValueError("a BAT run cannot be extended: its phases (one member per --epochs epochs) are fixed; "
+                         "train a new run with more --epochs")
+    if cfg.epochs <= saved.epochs:
+        raise ValueError(f"extending needs more epochs per member than the run's {saved.epochs}; got {cfg.epochs}")
+    diff = {k: (v, cfg.to_dict()[k]) for k, v in saved.to_dict().items() if k != "epochs" and cfg.to_dict()[k] != v}
+    if diff:
+        raise ValueError(f"an extended run keeps its settings; these differ (saved, now): {diff}")
+    return {**state, "config": cfg.to_dict()}
+
+
+def _show_loss(bar, losses):
+    """The running mean of the epoch's training losses in a tqdm bar (nothing without one)."""
+    if losses and hasattr(bar, "set_postfix_str"):
+        bar.set_postfix_str(f"loss {float(sum(losses)) / len(losses):.4f}", refresh=False)
 
 
 class Trainer:
@@ -161,12 +182,24 @@ class Trainer:
     def checkpoint_path(self):
         return None if self.out is None else os.path.join(self.out, "checkpoint.pt")
 
-    def resume(self, path=None) -> bool:
-        """Load the run's checkpoint (default ``out/checkpoint.pt``); False when there is none."""
+    def resume(self, path=None, *, extend=False) -> bool:
+        """Load the run's checkpoint (default ``out/checkpoint.pt``); False when there is none.
+
+        An exact resume (the default) refuses a checkpoint written with other settings.
+        ``extend=True`` continues a run (finished or not) for more epochs: the trainer's
+        config must be the checkpoint's with a larger ``epochs`` (epochs per member),
+        nothing else changed; Alg. 2, AT and TRADES only (BAT's phases are fixed by
+        its epochs per member).  The learning-rate schedule is not stretched: the
+        optimizers and schedulers continue from their saved state, so the added epochs
+        train at the rate the run had reached (after its milestones, ``lr * gamma^k``).
+        """
         path = path or self.checkpoint_path
         if path is None or not os.path.exists(path):
             return False
-        self.load_state_dict(load_checkpoint(path, map_location=self.device))
+        state = load_checkpoint(path, map_location=self.device)
+        if extend:
+            state = _extended_state(state, self.cfg)
+        self.load_state_dict(state)
         return True
 
     # ---------------------------------------------------------------- loop
@@ -203,6 +236,7 @@ class Trainer:
             x_adv = adversarial_batch(cfg, self.mixture, x, y, self.generators["attack"], cfg.loss)
             losses.append(member_step(self.members[k], self.trained[k], self.optimizers[k], x_adv, y, x,
                                       cfg.loss, cfg.beta))
+            _show_loss(loader, losses)
         with warnings.catch_warnings():  # a member not drawn this epoch has not stepped: harmless
             warnings.filterwarnings("ignore", message=".*lr_scheduler.step.*", category=UserWarning)
             for s in self.schedulers:
@@ -218,37 +252,55 @@ class Trainer:
         losses = []
         if phase == 0:
             single = Mixture([member])
-            for x, y in self._bar(self._loader(self.data.train, loader_epoch), f"epoch {self.epoch + 1}"):
+            bar = self._bar(self._loader(self.data.train, loader_epoch), f"epoch {self.epoch + 1}")
+            for x, y in bar:
                 x, y = x.to(self.device), y.to(self.device)
                 self.step += 1
                 x_adv = adversarial_batch(cfg, single, x, y, self.generators["attack"], "at")
                 losses.append(member_step(member, trained, opt, x_adv, y))
+                _show_loss(bar, losses)
         else:
             if self._bat_data is None:  # D~ of this phase, deterministic: rebuilt the same on resume
                 gen = torch.Generator(device=self.device).manual_seed(cfg.seed * 1000 + phase)
                 w = self.mixture.weights[:phase]  # the mixture before the new member: RM20's m_h^q at step i-1
                 prev = Mixture(self.members[:phase], w / w.sum())
                 self._bat_data = adversarial_dataset(cfg, prev, self.data.train, cfg.batch_size, gen, self.device)
-            for x, y in self._bar(self._loader(self._bat_data, loader_epoch), f"epoch {self.epoch + 1}"):
+            bar = self._bar(self._loader(self._bat_data, loader_epoch), f"epoch {self.epoch + 1}")
+            for x, y in bar:
                 x, y = x.to(self.device), y.to(self.device)
                 self.step += 1
                 losses.append(natural_step(member, trained, opt, x, y))
+                _show_loss(bar, losses)
         self.schedulers[k].step()
         return losses
 
-    def validate(self, mixture=None):
-        """Natural and PGD-``eval_steps`` exact expected accuracy on the validation split."""
+    def validate(self, mixture=None, *, epoch=None):
+        """Natural and PGD-``eval_steps`` exact expected accuracy on the validation split.
+
+        The attack's seed is a function of the run's seed and ``epoch`` (default: the
+        epoch being trained, ``self.epoch + 1``): :meth:`finish` validates the final
+        model with the last epoch's seed, so the same model gets the same number."""
         cfg = self.cfg
         mixture = self.current_mixture() if mixture is None else mixture
         x, y = self._val
         attack = train_attack(cfg, steps=cfg.eval_steps)
         attack.random_start = True
+        epoch = self.epoch + 1 if epoch is None else epoch
         rep = evaluate(mixture, x, y, cfg.eps, attacks={"pgd": attack}, batch_size=512,
-                       seed=cfg.seed + 104729 * (self.epoch + 1))
+                       seed=cfg.seed + 104729 * epoch)
         return float(rep["natural"]), float(rep["pgd"])
 
-    def fit(self, max_epochs=None):
+    def fit(self, max_epochs=None, on_epoch=None):
         """Train until ``config.total_epochs`` (or ``max_epochs`` more epochs of this call).
+
+        Parameters
+        ----------
+        max_epochs : int, optional
+        on_epoch : callable, optional
+            Called on rank 0 with each epoch's log row (a dict: ``epoch``, ``members``,
+            ``natural``, ``robust``, ``weights``, ``gap``, ``lr``, ``loss``, ``time``) as
+            soon as the epoch ends and its checkpoint is written (``advgame train``
+            prints it).
 
         Returns
         -------
@@ -257,6 +309,9 @@ class Trainer:
         """
         cfg = self.cfg
         done = 0
+        if self.out is not None and self.rank == 0:  # the run's settings, readable, next to its checkpoint
+            os.makedirs(self.out, exist_ok=True)
+            save_config(os.path.join(self.out, "config.json"), cfg)
         while self.epoch < cfg.total_epochs and (max_epochs is None or done < max_epochs):
             t0 = time.perf_counter()
             phase = self.epoch // cfg.epochs if cfg.algo == "bat" else None
@@ -286,6 +341,8 @@ class Trainer:
                     os.makedirs(self.out, exist_ok=True)
                     save_checkpoint(self.checkpoint_path, state)
                     write_logs(self.out, self.history)
+            if on_epoch is not None and self.rank == 0:
+                on_epoch(row)
         return self.history
 
     def finish(self, label=None) -> dict:
@@ -297,14 +354,14 @@ class Trainer:
             raise ValueError(f"the run is not finished ({self.epoch} of {cfg.total_epochs} epochs)")
         import json
 
-        natural, robust = self.validate()
+        natural, robust = self.validate(epoch=self.epoch)  # the last epoch's seed: one model, one number
         summary = {"epochs": self.epoch, "weights": [float(w) for w in self.mixture.weights],
                    "natural": natural, "robust": robust, "last_gap": self.last_gap}
         if cfg.weights_lp:
             w, res = lp_weights(self.mixture, *self._val, cfg, seed=cfg.seed)
             self.weights_lp = w.to(torch.float32)
             lp_mix = Mixture(self.members, self.weights_lp.to(self.device))
-            nat_lp, rob_lp = self.validate(lp_mix)
+            nat_lp, rob_lp = self.validate(lp_mix, epoch=self.epoch)
             summary["lp"] = {"weights": [float(v) for v in w], "natural": nat_lp, "robust": rob_lp,
                              "game_value": float(res.value), "gap": float(res.gap)}
         self.summary = summary
