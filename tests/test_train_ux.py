@@ -77,7 +77,7 @@ def test_the_bar_shows_the_running_loss(tmp_path):
 
 def test_the_final_line_is_the_last_epochs_number(tmp_path):
     p = cli("train", "--algo", "mixture", "--models", 2, "--epochs", 1, "--out", tmp_path / "run", "--no-progress",
-            *FAST)
+            "--select", "last", *FAST)
     last = epoch_lines(p.stdout)[-1]
     final = re.search(r"^final: natural ([0-9.]+)  robust ([0-9.]+)", p.stdout, re.M)
     assert final and final.group(1) == last.group(3) and final.group(2) == last.group(4), p.stdout

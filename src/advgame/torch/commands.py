@@ -36,7 +36,8 @@ def _frac(v) -> str:
 
 def add_subcommands(subparsers) -> None:
     """Register ``train`` and ``eval`` on ``subparsers`` (from ``add_subparsers``)."""
-    from .training.config import ALGOS, DATASETS, THREAT_MODELS, WEIGHT_METHODS, TrainConfig
+    from .training.config import (ALGOS, DATASETS, MEMBER_WEIGHTINGS, SELECTIONS, THREAT_MODELS, WEIGHT_METHODS,
+                                  WEIGHT_ORACLES, TrainConfig)
 
     d = {k: f.default for k, f in TrainConfig.__dataclass_fields__.items()}
     t = subparsers.add_parser("train", help=_TRAIN_HELP, description=_TRAIN_HELP + ". Writes OUT/config.json (the "
@@ -46,7 +47,8 @@ def add_subcommands(subparsers) -> None:
                               "(--resume and --extend: from the run's checkpoint).")
     # every training setting defaults to None here: None = not given (the defaults are TrainConfig's, shown)
     t.add_argument("--algo", choices=ALGOS, default=None,
-                   help=f"mixture: MNE21 Alg. 2; bat: RM20 BAT; at / trades: one member (default: {d['algo']})")
+                   help=f"mixture: MNE21 Alg. 2; bat: RM20 BAT; barre: BARRE (Dbouk & Shanbhag 2023); at / trades: "
+                   f"one member (default: {d['algo']})")
     t.add_argument("--dataset", choices=DATASETS, default=None, help=f"the data set (default: {d['dataset']})")
     t.add_argument("--models", type=int, default=None,
                    help=f"L, number of members (default: {d['models']}; 1 for at/trades)")
@@ -102,6 +104,18 @@ def add_subcommands(subparsers) -> None:
                    help=f"entropic regularization of --weight-method entropic (default: {d['temperature']:g})")
     t.add_argument("--mixture-weight", type=float, default=None,
                    help=f"BAT's alpha, weight of each new member (default: {d['mixture_weight']})")
+    t.add_argument("--select", choices=SELECTIONS, default=None,
+                   help="the model a run ends with: best = per member phase, the epoch most robust to the "
+                   f"validation PGD (MNE21 Sec. 5.2); last = the last epoch's (default: {d['select']})")
+    t.add_argument("--width", type=float, default=None,
+                   help="multiplies the members' width; matched_width gives the parameter-matched single model "
+                   f"(default: {d['width']:g})")
+    t.add_argument("--weight-oracle", choices=WEIGHT_ORACLES, default=None,
+                   help="attack behind the weight step: the training PGD, or ARC (as BARRE's weight fit; barre "
+                   f"always uses arc) (default: {d['weight_oracle']})")
+    t.add_argument("--member-weighting", choices=MEMBER_WEIGHTINGS, default=None,
+                   help="Alg. 2's member step: plain, or its loss times L * lambda_k "
+                   f"(default: {d['member_weighting']})")
     t.add_argument("--weights", choices=("trained", "lp"), default=None,
                    help="lp: also compute the optimal weights of the validation candidate game (exact LP) "
                         "(default: trained)")
@@ -238,7 +252,7 @@ def _init_distributed(device):
 _SETTINGS = ("algo", "dataset", "models", "epochs", "arch", "batch_size", "lr", "momentum", "weight_decay",
              "milestones", "gamma", "eps", "step", "attack_steps", "random_start", "loss", "beta", "t_theta",
              "t_lambda", "weight_method", "weight_loss", "temperature", "mixture_weight", "eval_steps",
-             "eval_samples", "val_size", "augment", "seed")
+             "eval_samples", "val_size", "augment", "seed", "select", "width", "weight_oracle", "member_weighting")
 
 
 def _given_settings(args) -> dict:
@@ -343,8 +357,10 @@ def _cmd_train(args) -> int:
         if trainer.epoch >= cfg.total_epochs:
             summary = trainer.finish()
             if rank0:
+                which = (f"epoch {summary['selected_epoch']}, the most robust (--select best)"
+                         if cfg.select == "best" else "the last epoch")
                 print(f"final: natural {summary['natural']:.4f}  robust {summary['robust']:.4f} (validation, "
-                      f"PGD-{cfg.eval_steps}, the last epoch's attack seed)")
+                      f"PGD-{cfg.eval_steps}, {which}, with its attack seed)")
                 if "lp" in summary:
                     lp = summary["lp"]
                     w = " ".join(f"{v:.3f}" for v in lp["weights"])

@@ -6,12 +6,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..attacks import PGD
+from ..attacks import APGD, ARC, PGD
 from ..candidates import attack_oracle, candidate_losses
 from ..mixture import Mixture
 from .losses import at_loss, trades_attack, trades_loss
 
-__all__ = ["train_attack", "adversarial_batch", "member_step", "weight_step", "bat_weights", "AllReduceOracle",
+__all__ = ["train_attack", "weight_attack", "barre_batch", "adversarial_batch", "member_step", "weight_step", "bat_weights", "AllReduceOracle",
            "natural_step", "adversarial_dataset", "sub_mixture"]
 
 
@@ -31,7 +31,7 @@ def adversarial_batch(cfg, mixture, x, y, generator, loss="at"):
     return train_attack(cfg, seed=generator).bind(mixture)(x, y)
 
 
-def member_step(member, trained, optimizer, x_adv, y, x=None, loss="at", beta=6.0):
+def member_step(member, trained, optimizer, x_adv, y, x=None, loss="at", beta=6.0, scale=1.0):
     """One SGD step of one member on adversarial points; returns the loss.
 
     ``trained`` is what is called forward (the member, or its DistributedDataParallel
@@ -40,10 +40,14 @@ def member_step(member, trained, optimizer, x_adv, y, x=None, loss="at", beta=6.
     training), while the attack that made ``x_adv`` ran it in eval mode (fixed
     statistics, so that the search for the adversarial points neither changes the
     running statistics nor depends on the batch's other examples).  It is put back in
-    eval mode afterwards, the mode in which mixtures are scored.
+    eval mode afterwards, the mode in which mixtures are scored. ``scale`` multiplies the
+    loss that is differentiated (``member_weighting="lambda"``: ``L * lambda_k``); the
+    returned loss is the unscaled one.
     """
     fn = trades_loss if loss == "trades" else at_loss
-    return _sgd_step(member, optimizer, lambda: fn(trained, x_adv, y, x, beta))
+    if scale == 1.0:
+        return _sgd_step(member, optimizer, lambda: fn(trained, x_adv, y, x, beta))
+    return _sgd_step(member, optimizer, lambda: fn(trained, x_adv, y, x, beta), scale=scale)
 
 
 def natural_step(member, trained, optimizer, x, y):
@@ -51,14 +55,14 @@ def natural_step(member, trained, optimizer, x, y):
     return _sgd_step(member, optimizer, lambda: F.cross_entropy(trained(x), y))
 
 
-def _sgd_step(member, optimizer, objective):
-    """One optimizer step on ``objective()`` with ``member`` in train mode, back in eval
-    mode afterwards (also when the step raises); returns the loss as a float."""
+def _sgd_step(member, optimizer, objective, scale=1.0):
+    """One optimizer step on ``scale * objective()`` with ``member`` in train mode, back in
+    eval mode afterwards (also when the step raises); returns the (unscaled) loss as a float."""
     member.train()
     try:
         value = objective()
         optimizer.zero_grad(set_to_none=True)
-        value.backward()
+        (value if scale == 1.0 else value * scale).backward()
         optimizer.step()
     finally:
         member.eval()
@@ -93,7 +97,7 @@ def weight_step(cfg, solver, mixture, x, y, seed, world=1):
     (clean point, PGD against each member and against the mixture).  Returns the
     solver's ``Result``; the solver writes the new weights into ``mixture``.
     """
-    attack = train_attack(cfg)
+    attack = weight_attack(cfg)
     if cfg.weight_method == "oracle":
         oracle = attack_oracle(mixture, x, y, attack, loss=cfg.weight_loss, seed=seed)
         if world > 1:
@@ -101,6 +105,23 @@ def weight_step(cfg, solver, mixture, x, y, seed, world=1):
         return solver.update(oracle=oracle)
     losses = candidate_losses(mixture, x, y, [attack], loss=cfg.weight_loss, seed=seed)
     return solver.update(losses)
+
+
+def weight_attack(cfg, steps=None):
+    """The attack behind the weight step's losses: the training PGD, or ARC
+    (``cfg.weight_oracle == "arc"``; Dbouk & Shanbhag 2022, step eta = eps as BARRE's
+    weight fit, ``cfg.attack_steps`` iterations)."""
+    if cfg.weight_oracle == "arc":
+        return ARC(eps=cfg.eps, steps=cfg.attack_steps if steps is None else steps, step_size=cfg.eps)
+    return train_attack(cfg, steps=steps)
+
+
+def barre_batch(cfg, mixture, x, y, generator):
+    """BARRE's training points (Dbouk & Shanbhag 2023): APGD on the mixture's expected
+    cross-entropy, ``cfg.attack_steps`` iterations, one restart, against the current
+    mixture of the members trained so far."""
+    attack = APGD(eps=cfg.eps, loss="ce", steps=cfg.attack_steps, restarts=1, expectation="loss", seed=generator)
+    return attack.bind(mixture)(x, y)
 
 
 def bat_weights(previous, alpha):

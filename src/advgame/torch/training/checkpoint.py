@@ -91,6 +91,7 @@ def trainer_state(trainer) -> dict:
         "last_gap": trainer.last_gap,
         "history": trainer.history,
         "best": best,
+        "selected": trainer.selected,
         "weights_lp": trainer.weights_lp,
         "summary": trainer.summary,
         "num_classes": int(trainer.data.num_classes),
@@ -127,6 +128,7 @@ def restore_trainer(trainer, state) -> None:
     trainer.epoch, trainer.step, trainer.last_gap = state["epoch"], state["step"], state["last_gap"]
     trainer.history = list(state["history"])
     trainer.best = None if state["best"] is None else (state["best"]["score"], state["best"]["state"])
+    trainer.selected = state.get("selected")  # absent in checkpoints of earlier versions
     trainer._bat_data = None
     trainer.weights_lp = state.get("weights_lp")
     trainer.summary = state.get("summary")

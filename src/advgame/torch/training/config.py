@@ -7,14 +7,21 @@ from dataclasses import dataclass
 
 from ..._validation import check_bool, check_choice, check_int, check_real, check_seed
 
-__all__ = ["TrainConfig", "ALGOS", "DATASETS", "WEIGHT_METHODS", "THREAT_MODELS", "save_config", "load_config",
+__all__ = ["TrainConfig", "ALGOS", "DATASETS", "WEIGHT_METHODS", "WEIGHT_ORACLES", "SELECTIONS", "MEMBER_WEIGHTINGS", "THREAT_MODELS", "save_config", "load_config",
            "CONFIG_FORMAT"]
 
 #: training algorithms: MNE21 Alg. 2, RM20 BAT, and the L = 1 baselines (Madry AT, TRADES)
-ALGOS = ("mixture", "bat", "at", "trades")
+ALGOS = ("mixture", "bat", "at", "trades", "barre")
 DATASETS = ("cifar10", "cifar100", "digits")
 #: solvers for the weight step of MNE21 Alg. 2 (through ``MixtureSolver``)
 WEIGHT_METHODS = ("oracle", "entropic", "lp")
+#: the attack behind the weight step's losses: the training PGD, or ARC (Dbouk & Shanbhag 2022)
+WEIGHT_ORACLES = ("pgd", "arc")
+#: which model a run ends with: the last epoch's, or (per member phase) the epoch most robust
+#: to validation PGD (MNE21 Sec. 5.2)
+SELECTIONS = ("best", "last")
+#: Alg. 2's member step: plain cross-entropy, or scaled by L * lambda_k
+MEMBER_WEIGHTINGS = ("none", "lambda")
 #: each data set's default Linf threat model ``(eps, step)``: the papers' 8/255 and 2/255
 #: on CIFAR; on digits (8x8 images in [0, 1], where 8/255 moves no prediction) the
 #: docs' 0.2 and 0.05
@@ -93,6 +100,24 @@ class TrainConfig:
     augment : bool
         Random crop with padding and horizontal flips (CIFAR).
     seed : int
+    select : {"best", "last"}
+        Which model the run ends with (default ``"best"``): per member phase (the whole run
+        for Alg. 2, AT and TRADES; each member's epochs for BAT and BARRE), the epoch most
+        robust to the validation PGD, its members and weights restored when the phase
+        ends, as MNE21 Sec. 5.2 keeps "the most robust epoch" (BAT's first member always
+        gets RM20's bestAUA); ``"last"``: the last epoch's.
+    width : float
+        Multiplies the members' width (:func:`advgame.torch.models.build_model`,
+        :func:`~advgame.torch.models.matched_width`): the parameter-matched baseline of a
+        mixture of L members is one member of width ``matched_width(arch, ..., L)``.
+    weight_oracle : {"pgd", "arc"}
+        The attack whose losses the weight step uses (``weight_method="oracle"``, and the
+        candidate game otherwise): the training PGD on the expected logits, or ARC
+        (Dbouk & Shanbhag 2022), as BARRE's weight fit. BARRE always uses ARC.
+    member_weighting : {"none", "lambda"}
+        Alg. 2's member step: plain cross-entropy (``"none"``; MNE21's text does not say
+        more) or multiplied by ``L * lambda_k`` (members the mixture weighs more learn
+        faster; uniform weights give the plain step).
     """
 
     algo: str = "mixture"
@@ -124,6 +149,10 @@ class TrainConfig:
     val_size: float = 0.1
     augment: bool = False
     seed: int = 0
+    select: str = "best"
+    width: float = 1.0
+    weight_oracle: str = "pgd"
+    member_weighting: str = "none"
 
     def __post_init__(self):
         check_choice("algo", self.algo, ALGOS)
@@ -134,8 +163,8 @@ class TrainConfig:
                 raise ValueError(f"models must be 1 for algo={self.algo!r} (use algo='mixture' for L > 1); "
                                  f"got {self.models}")
             self.loss = self.algo
-        if self.algo == "bat" and self.models < 2:
-            raise ValueError(f"models must be at least 2 for algo='bat'; got {self.models}")
+        if self.algo in ("bat", "barre") and self.models < 2:
+            raise ValueError(f"models must be at least 2 for algo={self.algo!r}; got {self.models}")
         self.epochs = check_int("epochs", self.epochs, 1)
         if self.arch is None:
             self.arch = "small-mlp" if self.dataset == "digits" else "resnet18"
@@ -176,6 +205,10 @@ class TrainConfig:
         self.seed = check_seed(self.seed)
         if self.seed is None:
             raise ValueError("seed must be an int >= 0 (a training run is reproducible); got None")
+        check_choice("select", self.select, SELECTIONS)
+        self.width = check_real("width", self.width, lo=0, lo_open=True, hi=64)
+        check_choice("weight_oracle", self.weight_oracle, WEIGHT_ORACLES)
+        check_choice("member_weighting", self.member_weighting, MEMBER_WEIGHTINGS)
         if self.seed >= 2**32:  # the members' and attacks' seeds derived from it must fit torch's generators
             raise ValueError(f"seed must be an int in [0, 2**32); got {self.seed}")
 

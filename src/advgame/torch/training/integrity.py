@@ -186,6 +186,19 @@ def validate_checkpoint(state, path):
         if not isinstance(best, dict) or not _is_real(best.get("score")):
             _fail(path, "'best'", "must be None or a dict with a 'score' and a 'state'")
         _check_tensor_dict(path, "'best'['state']", best.get("state"))
+    selected = state.get("selected")
+    if selected is not None:
+        if (not isinstance(selected, dict) or not _is_real(selected.get("score"))
+                or not _is_int(selected.get("epoch")) or not 1 <= selected["epoch"] <= max(epoch, 1)
+                or not _is_int(selected.get("phase_start")) or not 0 <= selected["phase_start"] < cfg.total_epochs
+                or not isinstance(selected.get("members"), list) or not isinstance(selected.get("states"), list)
+                or len(selected["members"]) != len(selected["states"])
+                or not all(_is_int(k) and 0 <= k < L for k in selected["members"])):
+            _fail(path, "'selected'", "must be None or the selected epoch's record (score, epoch, phase_start, "
+                  "members, states, weights)")
+        for k, st in enumerate(selected["states"]):
+            _check_tensor_dict(path, f"'selected'['states'][{k}]", st)
+        _check_weights(path, "'selected'['weights']", selected.get("weights"), L)
     if state.get("summary") is not None and not isinstance(state["summary"], dict):
         _fail(path, "'summary'", "must be None or a dict")
     C = state["num_classes"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -11,8 +12,8 @@ import torch
 
 from ..evaluate import evaluate
 from ..mixture import Mixture
-from .algorithms import (adversarial_batch, adversarial_dataset, bat_weights, member_step, natural_step,
-                         sub_mixture, train_attack, weight_step)
+from .algorithms import (adversarial_batch, adversarial_dataset, barre_batch, bat_weights, member_step,
+                         natural_step, sub_mixture, train_attack, weight_attack, weight_step)
 from .checkpoint import load_checkpoint, restore_trainer, save_checkpoint, trainer_state
 from .config import TrainConfig, save_config
 from .integrity import check_finite_training, check_splits, diverged_as_error, finite_json
@@ -111,16 +112,16 @@ class Trainer:
             raise ValueError("weight_method='lp' runs on one process; use 'oracle' or 'entropic' with torchrun")
         check_splits(data, self.world)
         torch.manual_seed(cfg.seed)
-        members = [build_model(cfg.arch, data.num_classes, tuple(data.input_shape), seed=cfg.seed * 1009 + k)
-                   .to(self.device) for k in range(cfg.models)]
+        members = [build_model(cfg.arch, data.num_classes, tuple(data.input_shape), seed=cfg.seed * 1009 + k,
+                               width=cfg.width).to(self.device) for k in range(cfg.models)]
         for m in members:
             m.eval()
         L = cfg.models
-        init = torch.full((L,), 1.0 / L) if cfg.algo != "bat" else torch.eye(L)[0]
+        init = torch.eye(L)[0] if self.sequential else torch.full((L,), 1.0 / L)
         self.mixture = Mixture(members, init.to(self.device))
         self.optimizers = [torch.optim.SGD(m.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                            weight_decay=cfg.weight_decay) for m in members]
-        span = cfg.epochs if cfg.algo == "bat" else cfg.total_epochs
+        span = cfg.epochs if self.sequential else cfg.total_epochs
         marks = sorted({max(1, math.ceil(f * span)) for f in cfg.milestones})
         self.schedulers = [torch.optim.lr_scheduler.MultiStepLR(o, marks, gamma=cfg.gamma) for o in self.optimizers]
         # T_lambda iterations of oracle / entropic; the LP solves the batch's game exactly
@@ -146,6 +147,7 @@ class Trainer:
         self.last_gap = None
         self.history = []
         self.best = None  # BAT: (robust accuracy, state of h1) of the best epoch (RM20's bestAUA)
+        self.selected = None  # select="best": the current phase's most robust epoch (see _select)
         self._bat_data = None
         self.weights_lp = None
         self.summary = None
@@ -156,9 +158,14 @@ class Trainer:
     def members(self):
         return list(self.mixture.members)
 
+    @property
+    def sequential(self) -> bool:
+        """Members trained one after the other, ``epochs`` each (BAT, BARRE)."""
+        return self.cfg.algo in ("bat", "barre")
+
     def active(self) -> int:
-        """Members trained so far (BAT adds one per phase; Alg. 2 trains all at once)."""
-        if self.cfg.algo != "bat":
+        """Members trained so far (BAT and BARRE add one per phase; Alg. 2 trains all at once)."""
+        if not self.sequential:
             return self.cfg.models
         return min(self.epoch // self.cfg.epochs, self.cfg.models - 1) + 1
 
@@ -234,8 +241,9 @@ class Trainer:
                 continue
             k = int(torch.randint(0, L, (1,), generator=self.generators["member"]))
             x_adv = adversarial_batch(cfg, self.mixture, x, y, self.generators["attack"], cfg.loss)
+            scale = float(L * self.mixture.weights[k]) if cfg.member_weighting == "lambda" else 1.0
             losses.append(member_step(self.members[k], self.trained[k], self.optimizers[k], x_adv, y, x,
-                                      cfg.loss, cfg.beta))
+                                      cfg.loss, cfg.beta, scale=scale))
             _show_loss(loader, losses)
         with warnings.catch_warnings():  # a member not drawn this epoch has not stepped: harmless
             warnings.filterwarnings("ignore", message=".*lr_scheduler.step.*", category=UserWarning)
@@ -273,6 +281,49 @@ class Trainer:
                 _show_loss(bar, losses)
         self.schedulers[k].step()
         return losses
+
+    def _epoch_barre(self, phase, loader_epoch):
+        r"""BARRE (Dbouk & Shanbhag 2023): phase k trains member k alone, on APGD points
+        against the current mixture of members 0..k (expected cross-entropy); member k
+        starts from member k-1 (set when phase k-1 ends, :meth:`_end_of_epoch`). In the
+        second half of each phase k >= 1, each epoch ends with a weight fit: MNE21
+        Alg. 1 (``t_lambda`` projected subgradient steps, warm-started) on the members
+        0..k with ARC as the attack oracle on the epoch's last batch, its certified gap
+        on that batch's oracle responses in the log."""
+        cfg, k = self.cfg, phase
+        member, trained, opt = self.members[k], self.trained[k], self.optimizers[k]
+        losses, last = [], None
+        bar = self._bar(self._loader(self.data.train, loader_epoch), f"epoch {self.epoch + 1}")
+        for x, y in bar:
+            x, y = x.to(self.device), y.to(self.device)
+            self.step += 1
+            x_adv = barre_batch(cfg, self.current_mixture(), x, y, self.generators["attack"])
+            losses.append(member_step(member, trained, opt, x_adv, y))
+            _show_loss(bar, losses)
+            last = (x, y)
+        self.schedulers[k].step()
+        if k >= 1 and self.epoch % cfg.epochs >= cfg.epochs // 2 and last is not None:
+            self._barre_weights(k, *last)
+        return losses
+
+    def _barre_weights(self, k, x, y):
+        """BARRE's weight fit on members 0..k (MNE21 Alg. 1 with ARC as the oracle)."""
+        from ..candidates import attack_oracle
+        from ..solver import MixtureSolver
+
+        cfg = dataclasses.replace(self.cfg, weight_oracle="arc")
+        sub = self.current_mixture()
+        seed = int(torch.randint(0, 2**62, (1,), generator=self.generators["member"]))
+        oracle = attack_oracle(sub, x, y, weight_attack(cfg), loss=cfg.weight_loss, seed=seed)
+        if self.world > 1:
+            from .algorithms import AllReduceOracle
+
+            oracle = AllReduceOracle(oracle, x.shape[0])
+        res = MixtureSolver("oracle", mixture=sub, max_iter=cfg.t_lambda).update(oracle=oracle)
+        full = torch.zeros_like(self.mixture.weights)
+        full[: k + 1] = sub.weights.to(full.dtype)
+        self.mixture.set_weights(full / full.sum())
+        self.last_gap = None if res.gap is None else float(res.gap)
 
     def validate(self, mixture=None, *, epoch=None):
         """Natural and PGD-``eval_steps`` exact expected accuracy on the validation split.
@@ -314,11 +365,13 @@ class Trainer:
             save_config(os.path.join(self.out, "config.json"), cfg)
         while self.epoch < cfg.total_epochs and (max_epochs is None or done < max_epochs):
             t0 = time.perf_counter()
-            phase = self.epoch // cfg.epochs if cfg.algo == "bat" else None
+            phase = self.epoch // cfg.epochs if self.sequential else None
             lr = float(self.optimizers[phase or 0].param_groups[0]["lr"])  # the rate this epoch trains at
             with diverged_as_error(self, lr):  # a check that trips on NaN members mid-epoch: a divergence
                 if cfg.algo == "bat":
                     losses = self._epoch_bat(phase, self.epoch)
+                elif cfg.algo == "barre":
+                    losses = self._epoch_barre(phase, self.epoch)
                 else:
                     loader = self._bar(self._loader(self.data.train, self.epoch), f"epoch {self.epoch + 1}")
                     losses = self._epoch_mixture(loader)
@@ -354,14 +407,16 @@ class Trainer:
             raise ValueError(f"the run is not finished ({self.epoch} of {cfg.total_epochs} epochs)")
         import json
 
-        natural, robust = self.validate(epoch=self.epoch)  # the last epoch's seed: one model, one number
+        chosen = self.selected["epoch"] if self.selected is not None else self.epoch
+        natural, robust = self.validate(epoch=chosen)  # the chosen epoch's seed: one model, one number
         summary = {"epochs": self.epoch, "weights": [float(w) for w in self.mixture.weights],
-                   "natural": natural, "robust": robust, "last_gap": self.last_gap}
+                   "natural": natural, "robust": robust, "last_gap": self.last_gap, "select": cfg.select,
+                   "selected_epoch": chosen}
         if cfg.weights_lp:
             w, res = lp_weights(self.mixture, *self._val, cfg, seed=cfg.seed)
             self.weights_lp = w.to(torch.float32)
             lp_mix = Mixture(self.members, self.weights_lp.to(self.device))
-            nat_lp, rob_lp = self.validate(lp_mix, epoch=self.epoch)
+            nat_lp, rob_lp = self.validate(lp_mix, epoch=chosen)
             summary["lp"] = {"weights": [float(v) for v in w], "natural": nat_lp, "robust": rob_lp,
                              "game_value": float(res.value), "gap": float(res.gap)}
         self.summary = summary
@@ -376,9 +431,45 @@ class Trainer:
             write_figure(self.out, {label or f"{cfg.algo}, L={cfg.models}": self.history})
         return summary
 
-    def _end_of_epoch(self, robust):
-        """BAT bookkeeping: RM20's bestAUA for h1, the weights of each new member."""
+    def _phase_members(self):
+        """Indices of the members the current phase trains."""
+        if self.sequential:
+            return [min(self.epoch // self.cfg.epochs, self.cfg.models - 1)]
+        return list(range(self.cfg.models))
+
+    def _select(self, robust):
+        """``select="best"``: keep the current phase's most robust epoch (validation PGD)
+        and restore its members and weights when the phase ends (MNE21 Sec. 5.2)."""
         cfg = self.cfg
+        if cfg.select != "best" or (cfg.algo == "bat" and self.epoch < cfg.epochs):  # BAT's h1: bestAUA below
+            return
+        phase_start = (self.epoch // cfg.epochs) * cfg.epochs if self.sequential else 0
+        if self.selected is None or self.selected.get("phase_start") != phase_start or robust > self.selected["score"]:
+            ks = self._phase_members()
+            self.selected = {
+                "score": float(robust), "epoch": self.epoch + 1, "phase_start": phase_start, "members": ks,
+                "states": [{n: v.detach().clone() for n, v in self.members[k].state_dict().items()} for k in ks],
+                "weights": self.mixture.weights.detach().clone(),
+            }
+        phase_end = (phase_start + cfg.epochs) if self.sequential else cfg.total_epochs
+        if self.epoch + 1 == phase_end and self.selected["epoch"] != self.epoch + 1:
+            for k, st in zip(self.selected["members"], self.selected["states"]):
+                self.members[k].load_state_dict(st)
+            self.mixture.set_weights(self.selected["weights"].to(self.mixture.weights.device))
+
+    def _end_of_epoch(self, robust):
+        """Best-epoch selection; BAT bookkeeping (RM20's bestAUA for h1, the weights of each
+        new member); BARRE's next member (a copy of the last one, uniform weights)."""
+        cfg = self.cfg
+        self._select(robust)
+        if cfg.algo == "barre":
+            phase, last = divmod(self.epoch, cfg.epochs)
+            if last == cfg.epochs - 1 and phase + 1 < cfg.models:
+                self.members[phase + 1].load_state_dict(self.members[phase].state_dict())
+                full = torch.zeros_like(self.mixture.weights)
+                full[: phase + 2] = 1.0 / (phase + 2)
+                self.mixture.set_weights(full)
+            return
         if cfg.algo != "bat":
             return
         phase, last = divmod(self.epoch, cfg.epochs)
