@@ -29,9 +29,10 @@ import numpy as np
 from ..._validation import check_bool, check_choice, check_int, check_real, check_simplex
 from ...result import OPTIMAL, OPTIMAL_INACCURATE, TIME_LIMIT, Result, SolverWarning
 from .cvxpy_lp import installed_solvers, solve_cvxpy
-from .highs import adversary_from_duals, lp_scale, solve_merged, solve_rows
+from ...adversary import SparseAdversary
+from .highs import lp_scale, solve_merged, solve_rows, sparse_adversary_from_duals
 from .cuts import solve_cuts
-from .pruning import MAX_PACKED_BITS, binary_rows, merge_samples, prune_codes
+from .pruning import MAX_PACKED_BITS, merge_samples, scan_binary
 from ..driver import progress_bar
 
 __all__ = ["solve_lp", "STRATEGIES", "SOLVERS"]
@@ -87,10 +88,11 @@ def _reduce_binary(view, w, active):
     """Prune and merge a 0/1 game: the merged LP's data (see :func:`.highs.solve_merged`),
     or None when the game is not 0/1 (found in the same streamed pass that packs it)."""
     N, m, L = view.shape
-    rows = binary_rows(view)
+    rows = scan_binary(view)  # compiled fused pass where numba is available, else numpy
     if rows is None:
         return None
-    ui, uc, ujs, hi = prune_codes(view, rows)
+    ui, uc, ujs = rows
+    hi = float(view.max_loss)
     group, pos, patterns = merge_samples(ui, uc, N, active)
     G = patterns.shape[0]
     gi, gp = np.nonzero(patterns >= 0)  # group rows, in group order
@@ -149,7 +151,8 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
     Returns
     -------
     Result
-        ``weights`` (L,), ``value`` :math:`R(\lambda)`, ``adversary`` (N, m),
+        ``weights`` (L,), ``value`` :math:`R(\lambda)`, ``adversary`` (N, m) (kept sparse:
+        ``adversary_sparse``, dense on first access),
         ``lower_bound`` :math:`D(Q)`, ``gap``, ``status``, ``nit`` (rounds), ``info``
         with the strategy, number of LP rows and timings. The certificate is computed in
         float64 on the game itself.
@@ -231,9 +234,9 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
             info.update(rows=int(n_rows), lp_time=time.perf_counter() - tl)
     if lam is None:  # no LP solution: the starting weights and their best response
         lam = start
-        Q = adversary_from_duals(view, lam, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), active)
+        Q = sparse_adversary_from_duals(view, lam, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), active)
     # the certificate, in float64 from the game itself
-    value, adv_losses = view.certificate(lam, Q, support)
+    value, adv_losses = view.certificate(lam, Q, support)  # a SparseAdversary: its support's rows
     lower = float(adv_losses.min())
     gap = max(0.0, value - lower)  # R >= D by weak duality; a negative difference is rounding
     if status == OPTIMAL and not gap <= tol:
@@ -243,14 +246,23 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
     if status != OPTIMAL:
         warnings.warn(f"solve(method='lp'): {status}: {message}", SolverWarning, stacklevel=3)
 
-    weights_out, Q_out, losses_out = lam, Q, adv_losses
+    weights_out, Q_out, losses_out, convert = lam, Q, adv_losses, None
     if gview.nx is not view.nx:  # back to the game's library, device and dtype
         like = gview.losses
         weights_out = gview.nx.from_numpy(lam, type_as=like)
-        Q_out = gview.nx.from_numpy(Q, type_as=like)
         losses_out = gview.nx.from_numpy(adv_losses, type_as=like)
-    return Result(
+        if isinstance(Q, SparseAdversary):  # made dense (and converted) when first read
+            nx, proto = gview.nx, like.new_empty(0)
+
+            def convert(dense):
+                return nx.from_numpy(dense, type_as=proto)
+        else:
+            Q_out = gview.nx.from_numpy(Q, type_as=like)
+    res = Result(
         weights=weights_out, value=float(value), adversary=Q_out, gap=float(gap), lower_bound=lower,
         adversary_losses=losses_out, status=status, message=message, nit=nit,
         time=time.perf_counter() - t0, history=[], method="lp", info=info,
     )
+    if convert is not None:
+        res._adversary_convert = convert
+    return res

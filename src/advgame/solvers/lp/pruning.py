@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["MAX_PACKED_BITS", "prune_binary_rows", "prune_codes", "merge_samples", "pack_codes", "binary_rows",
-           "LossBlock"]
+           "LossBlock", "scan_binary"]
 
 MAX_PACKED_BITS = 62  # codes are non-negative int64 (-1 pads)
 PRESENCE_TABLE_MAX = 1 << 27  # entries of a dense (sample, code) table we allow
@@ -119,10 +119,10 @@ def _block_unique(codes, a, c, m, L, js, si, valid):
         first = np.r_[True, (ss[1:] != ss[:-1]) | (cs[1:] != cs[:-1])]
         return ss[first] + a, cs[first], jb[order[first]].astype(np.int64)
     keys = (sb << L) | codes
-    if (1 << L) <= 4 * m:  # a dense table over (sample, code) of this block
-        table = np.full(c << L, -1, dtype=np.int32)
-        table[keys] = jb
-        ukeys = np.flatnonzero(table >= 0)
+    if (1 << L) <= 4 * m:  # a dense table over (sample, code) of this block: the first attack of each
+        table = np.full(c << L, m, dtype=np.int32)
+        np.minimum.at(table, keys, jb)
+        ukeys = np.flatnonzero(table < m)
         ujs = table[ukeys]
     else:
         ukeys, first = np.unique(keys, return_index=True)
@@ -157,6 +157,67 @@ def binary_rows(view, block_entries=1 << 20):
         valid = None if mask is None else mask[a:b].reshape(-1)
         parts.append(_block_unique(np.asarray(codes, dtype=np.int64), a, b - a, m, L, js, si, valid))
     return tuple(np.concatenate([p[k] for p in parts]).astype(np.int64, copy=False) for k in range(3))
+
+
+def scan_binary(view, use_jit=None, block_entries=1 << 22):
+    """0/1 detection, packing, distinct and undominated codes of each sample: what
+    :func:`binary_rows` then :func:`prune_codes` give, in one fused compiled pass.
+
+    Parameters
+    ----------
+    view : GameView
+        numpy view, ``L <= 62``.
+    use_jit : bool, optional
+        True: the compiled kernel (:func:`advgame._kernels.scan01`, ValueError where it is
+        unavailable); False: the numpy path (:func:`binary_rows`, :func:`prune_codes`);
+        None (default): the kernel when available.
+    block_entries : int
+        Losses per block of samples of the compiled pass (bounds its scratch memory).
+
+    Returns
+    -------
+    (samples, codes, attacks) int64 arrays sorted by sample then code (the first attack
+    carrying each code), or None when some valid loss is neither 0 nor ``max_loss``.  Both
+    paths return the same arrays.
+    """
+    from ... import _jit
+
+    K = None if use_jit is False else _jit.kernels()
+    if K is None:
+        if use_jit:
+            raise ValueError("use_jit=True needs numba (the compiled kernels are unavailable or ADVGAME_JIT=0)")
+        rows = binary_rows(view)
+        if rows is None:
+            return None
+        ui, uc, uj, _ = prune_codes(view, rows)
+        return ui, uc, uj
+    F = np.asarray(view.losses)
+    L, N, m = (int(s) for s in F.shape)
+    if L > MAX_PACKED_BITS:
+        raise ValueError(f"bit-packing needs at most {MAX_PACKED_BITS} classifiers; got L={L}")
+    mask = view.mask_numpy
+    has_mask = mask is not None
+    mask = np.ascontiguousarray(mask) if has_mask else np.ones((1, 1), dtype=bool)
+    cap = max(1, min(m, 1 << min(L, 40)))
+    step = max(1, min(N, block_entries // max(1, L * m), block_entries // cap))
+    out_codes = np.empty((step, cap), dtype=np.int64)
+    out_att = np.empty((step, cap), dtype=np.int64)
+    out_cnt = np.empty(step, dtype=np.int64)
+    size = max(N, 1024)
+    ui, uc, uj = (np.empty(size, dtype=np.int64) for _ in range(3))
+    pos = 0
+    hi = float(view.max_loss)
+    one = np.ones(1, dtype=np.int32 if L <= 31 else np.int64)
+    for a in range(0, N, step):
+        b = min(N, a + step)
+        if K.scan01(F, a, b, F.dtype.type(hi), mask, has_mask, cap, out_codes, out_att, out_cnt, one):
+            return None
+        need = pos + int(out_cnt[: b - a].sum())
+        if need > ui.size:
+            grow = max(need, 2 * ui.size)
+            ui, uc, uj = (np.resize(x, grow) for x in (ui, uc, uj))
+        pos = K.compact01(out_codes, out_att, out_cnt[: b - a], a, ui, uc, uj, pos)
+    return ui[:pos].copy(), uc[:pos].copy(), uj[:pos].copy()
 
 
 def prune_codes(view, rows=None):
