@@ -47,8 +47,8 @@ def _scan01(F, a, b, hi, mask, has_mask, cap, out_codes, out_att, out_cnt, one):
     for c in prange(nchunks):
         codes = np.zeros(m, dtype=one.dtype)  # int32 up to 31 classifiers: half the traffic
         stamp = np.full(tsize, -1, dtype=np.int64)
-        dcodes = np.empty(cap, dtype=np.int64)
-        datt = np.empty(cap, dtype=np.int64)
+        dcodes = np.empty(cap + 1, dtype=np.int64)  # +1: the branch-free writes
+        datt = np.empty(cap + 1, dtype=np.int64)
         cnt = np.empty(cap, dtype=np.int64)
         kcodes = np.empty(cap, dtype=np.int64)
         katt = np.empty(cap, dtype=np.int64)
@@ -72,22 +72,35 @@ def _scan01(F, a, b, hi, mask, has_mask, cap, out_codes, out_att, out_cnt, one):
                 break
             # the valid attacks, in order
             mv = 0
-            for j in range(m):
-                if (not has_mask) or mask[i, j]:
-                    valid[mv] = j
-                    mv += 1
+            if has_mask:
+                for j in range(m):
+                    if mask[i, j]:
+                        valid[mv] = j
+                        mv += 1
             # distinct codes, the first attack carrying each
             S = 0
-            if small:
+            if small and not has_mask:  # branch-free: always write at S, advance when new
+                for j in range(m):
+                    cd = codes[j]
+                    new = stamp[cd] != i
+                    stamp[cd] = i
+                    dcodes[S] = cd
+                    datt[S] = j
+                    S += new
+            elif small:
                 for q in range(mv):
                     j = valid[q]
                     cd = codes[j]
-                    if stamp[cd] != i:
-                        stamp[cd] = i
-                        dcodes[S] = cd
-                        datt[S] = j
-                        S += 1
+                    new = stamp[cd] != i
+                    stamp[cd] = i
+                    dcodes[S] = cd
+                    datt[S] = j
+                    S += new
             else:
+                if not has_mask:
+                    for j in range(m):
+                        valid[j] = j
+                    mv = m
                 vc = np.empty(mv, dtype=np.int64)
                 for q in range(mv):
                     vc[q] = codes[valid[q]]
