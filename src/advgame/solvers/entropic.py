@@ -143,7 +143,7 @@ class _Entropic:
         """
         return self.fused(source=s_raw, grad=grad)
 
-    def fused(self, lam=None, out=None, combo=None, source=None, grad=False, spec=None):
+    def fused(self, lam=None, out=None, combo=None, source=None, grad=False):
         """``(F_alpha, R, g or None)`` in one pass over the samples, block by block.
 
         The scores of each block of samples come from one of: ``lam`` (computed as
@@ -153,24 +153,11 @@ class _Entropic:
         the block's contribution to the gradient are computed while the block is in
         cache, so the N*m scores are read from memory once (and the tensor once per
         matrix-vector product) instead of once per elementwise pass.
-
-        ``spec = (c1, c2, sx, sy)`` (with ``lam``): the speculative pass of FISTA.  While
-        each block of the tensor is in cache it also gives the gradient at ``lam``
-        (what a momentum restart needs) and, for the next extrapolated point whose
-        scores are ``c1 s(lam) + c2 sx`` (formed into ``sy`` exactly as ``combo`` forms
-        them), :math:`F_\alpha` and its gradient: returns ``(F, R, g, F_y, g_y)``, the
-        same numbers the separate passes give.
         """
         nx, a, F2, m = self.nx, self.alpha, self.F2, self.m
         mx_all = nx.zeros((self.N,), type_as=F2)
         z_all = nx.zeros((self.N,), type_as=F2)
         gk = None
-        if spec is not None:
-            grad = True
-            c1, c2, sx, sy = spec
-            mxy_all = nx.zeros((self.N,), type_as=F2)
-            zy_all = nx.zeros((self.N,), type_as=F2)
-            gky = None
         if lam is not None:
             lam = lam * (1.0 / a)
         for i0, i1 in self.blocks:
@@ -207,39 +194,9 @@ class _Entropic:
                 blk *= (self.w[i0:i1] / z)[:, None]
                 g = nx.float64(F2[:, lo:hi] @ flat)
                 gk = g if gk is None else gk + g
-            if spec is not None:  # the next extrapolated point, on the block still in cache
-                sb = sy[lo:hi]
-                sb[...] = s.reshape(-1)
-                if c1 != 1.0:
-                    sb *= c1
-                if c2 != 0.0:
-                    flat[...] = sx[lo:hi]
-                    flat *= c2
-                    sb += flat
-                sb = sb.reshape(r, m)
-                if self.neg is not None:
-                    nx.add(sb, self.neg[i0:i1], out=blk)
-                else:
-                    blk[...] = sb
-                mx = nx.exp_shift_rows_(blk, self.clamp)
-                if self.neg is not None:
-                    blk *= self.valid[i0:i1]
-                z = nx.sum(blk, axis=1)
-                mxy_all[i0:i1] = mx
-                zy_all[i0:i1] = z
-                blk *= (self.w[i0:i1] / z)[:, None]
-                g = nx.float64(F2[:, lo:hi] @ flat)
-                gky = g if gky is None else gky + g
         fi = a * (mx_all + nx.log(z_all) - self.log_m)
         f_local = nx.float64(fi) @ self.w64
         R_local = a * (nx.float64(mx_all) @ self.w64)
-        if spec is not None:
-            fy_local = nx.float64(a * (mxy_all + nx.log(zy_all) - self.log_m)) @ self.w64
-            Ry_local = a * (nx.float64(mxy_all) @ self.w64)
-            v = self.reduce(nx.concatenate([nx.stack([f_local, R_local, fy_local, Ry_local]), gk, gky]))
-            L = self.L
-            return (nx.scalar(v[0]), nx.scalar(v[1]), nx.astype(v[4:4 + L], self.F2), nx.scalar(v[2]),
-                    nx.astype(v[4 + L:], self.F2))
         if not grad:
             v = self.reduce(nx.stack([f_local, R_local]))
             return nx.scalar(v[0]), nx.scalar(v[1]), None
@@ -272,20 +229,16 @@ class EntropicState(SolverState):
     best_y: Any = None
     best_f: float = math.inf
     reg_history: list = field(default_factory=list)
-    ready: Any = None
 
 
 class EntropicMethod:
     """FISTA on MNE21 Eq. 7 as ``init`` / ``evaluate`` / ``step`` on an
     :class:`EntropicState` (backtracking, step-size increase, function-value restart)."""
 
-    def __init__(self, view, temperature, reduce, restart=True, speculate=True):
+    def __init__(self, view, temperature, reduce, restart=True):
         self.view, self.nx = view, view.nx
         self.ent = _Entropic(view, temperature, reduce)
         self.restart = restart
-        # one pass per iteration: the pass that tests x_{k+1} also evaluates the next
-        # extrapolated point and the gradient a restart needs (the same iterates)
-        self.speculate = speculate
         N, m, L = view.shape
         M = view.bound
         # tolerance of the descent and restart tests: far above the rounding noise of F_alpha
@@ -304,13 +257,8 @@ class EntropicMethod:
 
     def evaluate(self, st: EntropicState) -> None:
         # the extrapolated point's scores c1 s(x_k) + c2 s(x_{k-1}) (linear in the point: no
-        # pass over the tensor for them), formed block by block inside the fused pass; after
-        # a speculative step, the values that pass computed
-        if st.ready is not None:
-            st.fy, st.gy = st.ready
-            st.ready = None
-        else:
-            st.fy, _, st.gy = self.ent.fused(combo=st.sy_combo, out=st.sy, grad=True)
+        # pass over the tensor for them), formed block by block inside the fused pass
+        st.fy, _, st.gy = self.ent.fused(combo=st.sy_combo, out=st.sy, grad=True)
         D = self.nx.scalar(self.nx.min(st.gy))
         if D > st.lower_bound:
             st.lower_bound, st.best_y = D, st.y
@@ -321,12 +269,7 @@ class EntropicMethod:
         y, gy, fy, Lk, sn = st.y, st.gy, st.fy, st.Lk, st.sn
         while True:
             xn = nx.proj_simplex(y - gy / Lk)
-            if self.speculate:  # the momentum this trial implies if accepted without restart
-                t_s = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * (max(Lk * 0.9, 1e-12) / Lk) * st.t * st.t))
-                b_s = (st.t - 1.0) / t_s
-                fn, Rn, gn, fy_s, gy_s = ent.fused(lam=xn, out=sn, spec=(1.0 + b_s, -b_s, st.sx, st.sy))
-            else:
-                fn, Rn, _ = ent.fused(lam=xn, out=sn)  # scores of xn into sn, F_alpha and R in one pass
+            fn, Rn, _ = ent.fused(lam=xn, out=sn)  # scores of xn into sn, F_alpha and R in one pass
             d = xn - y
             quad = fy + nx.scalar(d @ gy) + 0.5 * Lk * nx.scalar(d @ d)
             if fn <= quad + slack * max(1.0, abs(fy)) or Lk >= cap:
@@ -338,11 +281,9 @@ class EntropicMethod:
             st.value, st.best_weights, st.best_f = Rn, xn, fn
         st.gap = st.value - st.lower_bound
         t = st.t
-        restarted = False
         if self.restart and fn > st.fx + slack * max(1.0, abs(st.fx)):
             t = 1.0  # momentum reset: the next point is xn itself
             beta = 0.0
-            restarted = True
         else:
             L_next = max(Lk * 0.9, 1e-12)
             t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * (L_next / Lk) * t * t))
@@ -352,8 +293,6 @@ class EntropicMethod:
         # evaluation forms it from the two cached score vectors
         st.y = xn + beta * (xn - st.weights)
         st.sy_combo = (1.0 + beta, sn, -beta, st.sx)
-        if self.speculate:  # restart: y = x_{k+1}, whose F and gradient the pass gave
-            st.ready = (fn, gn) if restarted else (fy_s, gy_s)
         st.sx, st.sn = sn, st.sx  # the old s(x) buffer is reused after the evaluation has read it
         st.weights, st.fx, st.t, st.Lk = xn, fn, t, Lk
 
