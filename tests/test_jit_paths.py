@@ -213,3 +213,27 @@ def test_import_is_light_and_the_compiler_loads_at_the_first_solve():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "True"]
+
+
+def _solve_in_child(conn):
+    g = _binary_game(40, 8, 4, seed=9)
+    conn.send((advgame.solve(g).status, _jit.kernels() is None))
+    conn.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_a_forked_child_solves_on_the_numpy_path():
+    """numba's GNU OpenMP layer terminates a forked child that launches a parallel kernel
+    ("fork() called from a process already using GNU OpenMP"): a child forked after a solve
+    must run the numpy paths and finish."""
+    import multiprocessing as mp
+
+    advgame.solve(_binary_game(40, 8, 4, seed=9))  # the parent has used the kernels
+    assert _jit.kernels() is not None
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe()
+    p = ctx.Process(target=_solve_in_child, args=(child,))
+    p.start()
+    p.join(300)  # a terminated child ends at once
+    got = parent.recv() if parent.poll(1) else None
+    assert p.exitcode == 0 and got == ("optimal", True)

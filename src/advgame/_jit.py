@@ -20,7 +20,7 @@ import warnings
 __all__ = ["kernels", "enabled", "compile_kernel"]
 
 _lock = threading.Lock()
-_state = {"module": None, "tried": False, "error": None}
+_state = {"module": None, "tried": False, "error": None, "pid": None}
 
 
 def enabled() -> bool:
@@ -40,11 +40,16 @@ def compile_kernel(fn, njit, **options):
 
 
 def kernels():
-    """The compiled kernel namespace (:mod:`advgame._kernels`), or None for the numpy paths."""
+    """The compiled kernel namespace (:mod:`advgame._kernels`), or None for the numpy paths.
+
+    None also in a process forked from one that loaded the kernels: numba's GNU OpenMP
+    threading layer terminates a forked child that launches a parallel kernel, so such a
+    child (a data-loader worker, ``multiprocessing`` with ``fork``) runs the numpy paths.
+    """
     if not enabled():
         return None
     if _state["tried"]:
-        return _state["module"]
+        return _state["module"] if _state["pid"] == os.getpid() else None
     with _lock:
         if not _state["tried"]:
             try:
@@ -57,5 +62,6 @@ def kernels():
                 _state["error"] = err
                 warnings.warn(f"advgame: the compiled kernels are unavailable ({err!r}); using numpy",
                               RuntimeWarning, stacklevel=2)
+            _state["pid"] = os.getpid()
             _state["tried"] = True
-    return _state["module"]
+    return _state["module"] if _state["pid"] == os.getpid() else None
