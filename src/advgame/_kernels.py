@@ -37,13 +37,19 @@ def _popcount(x):
     return (x * 0x0101010101010101) >> 56
 
 
-def _scan01(F, a, b, hi, mask, has_mask, cap, out_codes, out_att, out_cnt, one):
+def _scan01(F, samples, hi, mask, has_mask, cap, out_codes, out_att, out_cnt, one):
+    """Samples ``samples[t]`` into row ``t`` of the outputs; ``out_cnt[t] = -1`` when the
+    sample keeps more codes than ``out_codes`` has columns (the caller re-runs those with
+    room for all).  One parallel region for all samples (a region per block of samples
+    costs a thread wake-up and join each, dear on a shared machine).  True when some valid
+    loss is neither 0 nor ``hi`` (every task then stops at its next sample)."""
     L, _, m = F.shape
-    n = b - a
+    n = samples.size
+    width = out_codes.shape[1]
     small = L <= TABLE_BITS
     tsize = (1 << L) if small else 1
     nchunks = (n + CHUNK - 1) // CHUNK
-    bad_any = np.zeros(nchunks, dtype=np.bool_)
+    stop = np.zeros(1, dtype=np.bool_)
     for c in prange(nchunks):
         codes = np.zeros(m, dtype=one.dtype)  # int32 up to 31 classifiers: half the traffic
         stamp = np.full(tsize, -1, dtype=np.int64)
@@ -55,9 +61,10 @@ def _scan01(F, a, b, hi, mask, has_mask, cap, out_codes, out_att, out_cnt, one):
         order = np.empty(cap, dtype=np.int64)
         head = np.empty(L + 2, dtype=np.int64)
         valid = np.empty(m, dtype=np.int64)
-        bad = False
         for t in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            i = a + t
+            if stop[0]:
+                break
+            i = samples[t]
             for j in range(m):
                 codes[j] = 0
             nbad = False
@@ -68,7 +75,7 @@ def _scan01(F, a, b, hi, mask, has_mask, cap, out_codes, out_att, out_cnt, one):
                     codes[j] |= (one[0] * (v != 0)) << k
                     nbad |= (v != 0) & (v != hi)
             if nbad:
-                bad = True
+                stop[0] = True
                 break
             # the valid attacks, in order
             mv = 0
@@ -142,19 +149,21 @@ def _scan01(F, a, b, hi, mask, has_mask, cap, out_codes, out_att, out_cnt, one):
                     kcodes[r] = cd
                     katt[r] = datt[s]
                     K += 1
+            if K > width:
+                out_cnt[t] = -1
+                continue
             for s in range(K):
                 out_codes[t, s] = kcodes[s]
                 out_att[t, s] = katt[s]
             out_cnt[t] = K
-        bad_any[c] = bad
-    return bad_any.any()
+    return stop[0]
 
 
-def _compact01(out_codes, out_att, out_cnt, a, ui, uc, uj, pos):
-    n = out_cnt.size
-    for t in range(n):
+def _compact01(out_codes, out_att, out_cnt, samples, ui, uc, uj, pos):
+    """Append the rows of the samples with ``out_cnt >= 0`` (in order) at ``pos``."""
+    for t in range(out_cnt.size):
         for s in range(out_cnt[t]):
-            ui[pos] = a + t
+            ui[pos] = samples[t]
             uc[pos] = out_codes[t, s]
             uj[pos] = out_att[t, s]
             pos += 1

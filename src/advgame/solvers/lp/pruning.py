@@ -24,6 +24,7 @@ __all__ = ["MAX_PACKED_BITS", "prune_binary_rows", "prune_codes", "merge_samples
 
 MAX_PACKED_BITS = 62  # codes are non-negative int64 (-1 pads)
 PRESENCE_TABLE_MAX = 1 << 27  # entries of a dense (sample, code) table we allow
+_SCAN_WIDTH = 16  # kept codes per sample the fused scan's first pass has room for
 
 
 def prune_binary_rows(game):
@@ -172,7 +173,8 @@ def scan_binary(view, use_jit=None, block_entries=1 << 22):
         unavailable); False: the numpy path (:func:`binary_rows`, :func:`prune_codes`);
         None (default): the kernel when available.
     block_entries : int
-        Losses per block of samples of the compiled pass (bounds its scratch memory).
+        Entries of the output blocks for samples keeping more than 16 codes (bounds the
+        scratch memory; the first pass holds 16 codes per sample).
 
     Returns
     -------
@@ -198,26 +200,34 @@ def scan_binary(view, use_jit=None, block_entries=1 << 22):
     mask = view.mask_numpy
     has_mask = mask is not None
     mask = np.ascontiguousarray(mask) if has_mask else np.ones((1, 1), dtype=bool)
-    cap = max(1, min(m, 1 << min(L, 40)))
-    step = max(1, min(N, block_entries // max(1, L * m), block_entries // cap))
-    out_codes = np.empty((step, cap), dtype=np.int64)
-    out_att = np.empty((step, cap), dtype=np.int64)
-    out_cnt = np.empty(step, dtype=np.int64)
-    size = max(N, 1024)
-    ui, uc, uj = (np.empty(size, dtype=np.int64) for _ in range(3))
-    pos = 0
-    hi = float(view.max_loss)
+    cap = max(1, min(m, 1 << min(L, 40)))  # distinct codes of a sample
+    hi = F.dtype.type(view.max_loss)
     one = np.ones(1, dtype=np.int32 if L <= 31 else np.int64)
-    for a in range(0, N, step):
-        b = min(N, a + step)
-        if K.scan01(F, a, b, F.dtype.type(hi), mask, has_mask, cap, out_codes, out_att, out_cnt, one):
-            return None
-        need = pos + int(out_cnt[: b - a].sum())
-        if need > ui.size:
-            grow = max(need, 2 * ui.size)
-            ui, uc, uj = (np.resize(x, grow) for x in (ui, uc, uj))
-        pos = K.compact01(out_codes, out_att, out_cnt[: b - a], a, ui, uc, uj, pos)
-    return ui[:pos].copy(), uc[:pos].copy(), uj[:pos].copy()
+    # one parallel pass with room for a few kept codes per sample, then the samples that keep
+    # more, in blocks with room for all
+    width = min(cap, _SCAN_WIDTH)
+    samples = np.arange(N, dtype=np.int64)
+    codes, att, cnt = np.empty((N, width), np.int64), np.empty((N, width), np.int64), np.empty(N, np.int64)
+    if K.scan01(F, samples, hi, mask, has_mask, cap, codes, att, cnt, one):
+        return None
+    total = int(cnt[cnt > 0].sum())
+    over = np.flatnonzero(cnt < 0)
+    parts = [(samples, codes, att, cnt)]
+    step = max(1, block_entries // cap)
+    for a in range(0, over.size, step):
+        idx = over[a : a + step]
+        c2, a2, n2 = np.empty((idx.size, cap), np.int64), np.empty((idx.size, cap), np.int64), np.empty(idx.size, np.int64)
+        K.scan01(F, idx, hi, mask, has_mask, cap, c2, a2, n2, one)
+        parts.append((idx, c2, a2, n2))
+        total += int(n2.sum())
+    ui, uc, uj = (np.empty(total, dtype=np.int64) for _ in range(3))
+    pos = 0
+    for idx, c, at, n in parts:
+        pos = K.compact01(c, at, n, idx, ui, uc, uj, pos)
+    if over.size:  # rows sorted by sample again
+        order = np.argsort(ui, kind="stable")
+        ui, uc, uj = ui[order], uc[order], uj[order]
+    return ui, uc, uj
 
 
 def prune_codes(view, rows=None):
