@@ -145,6 +145,12 @@ def test_lp_adversary_of_a_torch_game_is_a_tensor():
     assert isinstance(res.adversary, torch.Tensor) and res.adversary.dtype == torch.float32
     assert res.adversary.shape == (50, 10)
     np.testing.assert_allclose(res.adversary.numpy(), res.adversary_sparse.toarray(), atol=1e-7)
+    fresh = advgame.solve(g)  # a result whose adversary is still sparse pickles, then reads as a tensor
+    import pickle
+
+    back = pickle.loads(pickle.dumps(fresh))
+    assert "_adversary_dense" not in back.__dict__
+    assert isinstance(back.adversary, torch.Tensor) and torch.equal(back.adversary, res.adversary)
 
 
 def test_sparse_adversary_sums_duplicates_and_checks_input():

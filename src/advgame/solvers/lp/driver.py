@@ -102,6 +102,19 @@ def _reduce_binary(view, w, active):
     return dict(ui=ui, ujs=ujs, group=group, pos=pos, gi=gi, grows=grows, W=W, active=active)
 
 
+class _FromNumpyLike:
+    """A numpy array as an array of ``proto``'s library, dtype and device (picklable, so
+    that a result whose adversary is still sparse can be pickled)."""
+
+    def __init__(self, proto):
+        self.proto = proto
+
+    def __call__(self, dense):
+        from ...backend import get_backend
+
+        return get_backend(self.proto).from_numpy(dense, type_as=self.proto)
+
+
 def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, time_limit=None,
              cvxpy_solver=None, init=None, max_rounds=None, verbose=False):
     r"""Solve the empirical game exactly: optimal weights, optimal adversary, certificate.
@@ -252,10 +265,7 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
         weights_out = gview.nx.from_numpy(lam, type_as=like)
         losses_out = gview.nx.from_numpy(adv_losses, type_as=like)
         if isinstance(Q, SparseAdversary):  # made dense (and converted) when first read
-            nx, proto = gview.nx, like.new_empty(0)
-
-            def convert(dense):
-                return nx.from_numpy(dense, type_as=proto)
+            convert = _FromNumpyLike(gview.nx.zeros((0,), type_as=like))
         else:
             Q_out = gview.nx.from_numpy(Q, type_as=like)
     res = Result(
