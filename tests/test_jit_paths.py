@@ -129,12 +129,13 @@ def test_lp_adversary_is_sparse_and_dense_on_request():
     assert g.duality_gap(res.weights, Q) == pytest.approx(res.gap, abs=1e-12)
 
 
-@pytest.mark.parametrize("strategy", ["cg", "full"])
+@pytest.mark.parametrize("strategy", ["cg", "full", "cuts"])
 def test_constraint_generation_adversary_is_sparse(strategy):
     g = advgame.examples.random_game(60, 12, 5, seed=8)
     res = advgame.solve(g, strategy=strategy)
-    assert isinstance(res.adversary_sparse, SparseAdversary)
+    assert isinstance(res.adversary_sparse, SparseAdversary) and res.status == "optimal"
     assert res.lower_bound == pytest.approx(g.defender_value(res.adversary)[0], abs=1e-12)
+    np.testing.assert_allclose(res.adversary.sum(axis=1), 1.0, atol=1e-12)
 
 
 def test_lp_adversary_of_a_torch_game_is_a_tensor():
