@@ -11,7 +11,12 @@ Each case runs in a fresh subprocess (one at a time: never two 4 GB games at onc
 reports
 
 * ``pass``: one ``game.risk(weights)`` (one multi-threaded float32 matrix-vector product
-  over the tensor), median of 5;
+  over the tensor); ``read``: the bandwidth-limited pass, a 2-thread numba read (sum) of
+  the stored tensor (numpy's ``sum`` without numba); both measured alternated with the
+  warm solves (5 rounds for N <= 10^4, 3 above; medians), so ``warm x read`` is a ratio
+  within one run; ``load`` is the 1-minute load average when the case ended;
+* the first line: ``import advgame`` plus a first 0/1 solve in a fresh process, with the
+  compiled kernels compiled (empty ``NUMBA_CACHE_DIR``) and then loaded from that cache;
 * ``fresh``: ``advgame.solve(game, method="lp")`` on a game that has never been solved
   (0/1 detection included); ``warm``: a further call on the same game (medians of 3 for
   N <= 10^4, one call at N = 10^5; the peak memory is the first fresh call's);
@@ -79,6 +84,54 @@ def _reset_peak():
         f.write("5")
 
 
+def read_pass_fn(F):
+    """The bandwidth-limited pass over the stored tensor ``F`` measured in the same run: a
+    2-thread numba read (sum) when numba is installed, else numpy's ``F.sum()``; returns
+    ``(fn, name)``."""
+    try:
+        from numba import njit, prange
+    except ImportError:
+        return (lambda: F.sum()), "numpy sum"
+
+    @njit(parallel=True, fastmath=True, cache=False)
+    def _read(x):  # each sample's L rows of m losses summed: a vectorized, 2-thread read
+        L, N, m = x.shape
+        part = np.zeros(N)
+        for i in prange(N):
+            acc = x.dtype.type(0)
+            for k in range(L):
+                row = x[k, i]
+                for j in range(m):
+                    acc += row[j]
+            part[i] = acc
+        return part.sum()
+
+    _read(F)
+    return (lambda: _read(F)), "numba read"
+
+
+def startup_times():
+    """``(first call, cached start-up)`` seconds: ``import advgame`` plus a first 0/1 solve
+    (the compiled kernels: compiled, then loaded from the cache) in two fresh processes
+    sharing an empty ``NUMBA_CACHE_DIR``; None without numba."""
+    import tempfile
+
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return None
+    code = ("import time; t = time.perf_counter(); import numpy as np, advgame;"
+            "g = advgame.Game((np.random.default_rng(0).random((50, 20, 10)) < .5) * 1.0);"
+            "advgame.solve(g); print(time.perf_counter() - t)")
+    out = []
+    with tempfile.TemporaryDirectory() as d:
+        env = dict(os.environ, NUMBA_CACHE_DIR=d)
+        for _ in range(2):
+            r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+            out.append(float(r.stdout.split()[-1]))
+    return tuple(out)
+
+
 def run_case(n, loss, full_lp):
     import advgame
 
@@ -108,10 +161,17 @@ def run_case(n, loss, full_lp):
         del g2
     fresh = statistics.median(fresh_times)  # single shots: each on a game built outside the timing
     box = []
-    warm = _timing.median_time(lambda: box.append(advgame.solve(game, method="lp")), repeat=repeat, warmup=0)
+    stored = np.asarray(game.view().to_numpy().losses)
+    read, read_name = read_pass_fn(stored)
+    # alternated: one pass, one bandwidth-limited read, one warm solve per round; medians
+    rounds = 5 if n <= 10_000 else 3
+    one_pass, read_s, warm = _timing.median_times(
+        [lambda: game.risk(lam), read, lambda: box.append(advgame.solve(game, method="lp"))], repeat=rounds, warmup=0)
     r2 = box[-1]
     row = dict(N=n, loss=loss, pass_ms=one_pass * 1e3, fresh_s=fresh, warm_s=warm, fresh_x=fresh / one_pass,
-               warm_x=warm / one_pass, rss_mb=rss, solve_peak_mb=peak, tensor_mb=tensor_mb,
+               warm_x=warm / one_pass, read_ms=read_s * 1e3, read=read_name, fresh_x_read=fresh / read_s,
+               warm_x_read=warm / read_s, load=os.getloadavg()[0],
+               rss_mb=rss, solve_peak_mb=peak, tensor_mb=tensor_mb,
                solve_peak_frac=peak / tensor_mb, status=r.status, gap=r.gap, value=r.value,
                strategy=r.info.get("strategy"), rows=r.info.get("rows"), nit=r.nit, warm_gap=r2.gap)
     if full_lp:
@@ -122,16 +182,17 @@ def run_case(n, loss, full_lp):
 
 
 def fmt(rows):
-    head = ("| game | N | one pass | solve fresh | solve warm | fresh x pass | warm x pass | process RSS | "
-            "solve peak above game | HiGHS full LP | status, gap |")
-    lines = [head, "| --- " * 11 + "|"]
+    head = ("| game | N | one pass | read | solve fresh | solve warm | fresh x pass | warm x pass | warm x read | "
+            "process RSS | solve peak above game | HiGHS full LP | status, gap | load |")
+    lines = [head, "| --- " * 14 + "|"]
     for r in rows:
         full = f"{r['highs_full_s']:.1f} s" if "highs_full_s" in r else ""
         lines.append(
             f"| {'0/1' if r['loss'] == '01' else 'sigmoid'} | {r['N']:.0e} | {r['pass_ms']:.1f} ms | "
-            f"{r['fresh_s']:.3f} s | {r['warm_s']:.3f} s | {r['fresh_x']:.1f} | {r['warm_x']:.1f} | "
+            f"{r['read_ms']:.1f} ms | {r['fresh_s']:.3f} s | {r['warm_s']:.3f} s | {r['fresh_x']:.1f} | "
+            f"{r['warm_x']:.1f} | {r['warm_x_read']:.1f} | "
             f"{r['rss_mb']:.0f} MB | {r['solve_peak_mb']:.0f} MB ({100 * r['solve_peak_frac']:.0f} %) | {full} | "
-            f"{r['status']}, {r['gap']:.1e} |")
+            f"{r['status']}, {r['gap']:.1e} | {r['load']:.1f} |")
     return "\n".join(lines)
 
 
@@ -149,6 +210,10 @@ def main():
         print(json.dumps(run_case(int(a.case[0]), a.case[1], a.full_lp)))
         return
     sizes = a.sizes or ([1000, 10000] if a.quick else [1000, 10000, 100000])
+    st = startup_times()
+    if st is not None:
+        print(f"import advgame + first 0/1 solve: {st[0]:.2f} s compiling the kernels, {st[1]:.2f} s from the cache "
+              f"(ADVGAME_JIT={os.environ.get('ADVGAME_JIT', '1')})", flush=True)
     rows = []
     for loss in a.losses:
         for n in sizes:
@@ -165,7 +230,7 @@ def main():
     print(fmt(rows))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump(rows, f, indent=1)
+            json.dump({"startup_s": st, "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":

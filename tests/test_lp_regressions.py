@@ -241,13 +241,25 @@ def test_solver_failure_returns_an_honest_result(monkeypatch, strategy):
     honest(g, res)
 
 
-def test_wrong_packing_cannot_look_certified(monkeypatch):
+@pytest.mark.parametrize("path", ["numpy", "fused"])
+def test_wrong_packing_cannot_look_certified(monkeypatch, path):
     """The certificate is computed on the game, not on the packed rows: a broken reduction
-    gives a non-optimal status, never 'optimal' with a wrong value."""
-    from advgame.solvers.lp import pruning
+    gives a non-optimal status, never 'optimal' with a wrong value (both the numpy path and
+    the fused scan that replaces it)."""
+    from advgame.solvers.lp import driver, pruning
 
-    real = pruning.pack_codes
-    monkeypatch.setattr(pruning, "pack_codes", lambda view: real(view) & ~np.int64(1 << 2))  # drop classifier 2
+    if path == "numpy":
+        monkeypatch.setenv("ADVGAME_JIT", "0")
+        real = pruning.pack_codes
+        monkeypatch.setattr(pruning, "pack_codes", lambda view: real(view) & ~np.int64(1 << 2))  # drop classifier 2
+    else:
+        real_scan = driver.scan_binary
+
+        def broken(view):
+            ui, uc, uj = real_scan(view)
+            return ui, uc & ~np.int64(1 << 2), uj  # drop classifier 2
+
+        monkeypatch.setattr(driver, "scan_binary", broken)
     x = np.zeros((1, 2, 3))
     x[0, 0, 2] = 1
     x[0, 1, :2] = 1

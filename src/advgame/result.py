@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from .adversary import SparseAdversary
+
 __all__ = [
     "Result",
     "SolverWarning",
@@ -101,7 +103,12 @@ class Result(Mapping):
     adversary : array (N, m) or None
         The adversary's randomized strategy: row ``i`` is a distribution over sample
         ``i``'s valid attacks (zero on masked ones).  ``None`` only when a custom
-        oracle was used (then see ``adversary_losses``).
+        oracle was used (then see ``adversary_losses``).  The exact solver keeps it
+        sparse (``adversary_sparse``) and builds this dense array on first access.
+    adversary_sparse : SparseAdversary or None
+        The same strategy as :class:`~advgame.adversary.SparseAdversary` (support and
+        probabilities, float64 numpy): what ``method="lp"`` returns without building the
+        ``(N, m)`` array; built from ``adversary`` for the other methods.  Not a key.
     gap : float
         Duality gap ``value - lower_bound`` (>= 0; the first-order solvers compute
         both bounds in float64 and never report a negative gap).
@@ -267,11 +274,45 @@ class Result(Mapping):
         width = max(map(len, keys))
         lines = []
         for k in keys:
-            text = _short(self[k], k).replace("\n", "\n" + " " * (width + 2))
+            v = self[k] if k != "adversary" else self.__dict__.get("_adversary_dense", self.__dict__.get("_adversary"))
+            text = _short(v, k).replace("\n", "\n" + " " * (width + 2))
             lines.append(f"{k:>{width}}: {text}")
         return "\n".join(lines)
 
     __str__ = __repr__
+
+
+def _get_adversary(self):
+    Q = self.__dict__.get("_adversary")
+    if not isinstance(Q, SparseAdversary):
+        return Q
+    dense = self.__dict__.get("_adversary_dense")
+    if dense is None:  # built on first access, in the game's library, device and dtype
+        convert = self.__dict__.get("_adversary_convert")
+        dense = Q.toarray() if convert is None else convert(Q.toarray())
+        self.__dict__["_adversary_dense"] = dense
+    return dense
+
+
+def _set_adversary(self, Q):
+    self.__dict__["_adversary"] = Q
+    self.__dict__.pop("_adversary_dense", None)
+
+
+def _get_adversary_sparse(self):
+    Q = self.__dict__.get("_adversary")
+    if Q is None or isinstance(Q, SparseAdversary):
+        return Q
+    if hasattr(Q, "detach"):
+        Q = Q.detach().cpu().numpy()
+    Q = np.asarray(Q, dtype=np.float64)
+    i, j = np.nonzero(Q)
+    return SparseAdversary(i, j, Q[i, j], Q.shape)
+
+
+# ``adversary`` holds what the solver gave (dense, or a SparseAdversary made dense on first read)
+Result.adversary = property(_get_adversary, _set_adversary, doc="The adversary's strategy, (N, m) (see the class).")
+Result.adversary_sparse = property(_get_adversary_sparse, doc="The adversary as a SparseAdversary (see the class).")
 
 
 def _short(v, key: str = "") -> str:
@@ -289,6 +330,8 @@ def _short(v, key: str = "") -> str:
         v = v.detach().cpu().numpy()
     if isinstance(v, np.ndarray):
         return np.array2string(v, precision=4, suppress_small=True, threshold=12, edgeitems=3) + suffix
+    if isinstance(v, SparseAdversary):
+        return repr(v) + " (dense on access)"
     if isinstance(v, (list, tuple)):
         if len(v) and all(isinstance(x, (int, float, np.integer, np.floating)) for x in v):
             xs = [f"{float(x):.4g}" for x in v]

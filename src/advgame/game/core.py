@@ -32,6 +32,7 @@ import math
 
 import numpy as np
 
+from .. import _jit
 from ..backend import get_backend
 from . import checks
 from .fileformat import read_game, write_game
@@ -215,6 +216,12 @@ class Game:
         mx = np.empty(N)
         jstar = np.empty(N, dtype=np.int64) if argmax else None
         neg = None if self._neg is None else nx.host_float64(self._neg)
+        kern = (_jit.kernels(F.size) if isinstance(F, np.ndarray) and F.dtype in (np.float32, np.float64)
+                else None)
+        if kern is not None:  # one compiled sweep: convert, multiply-add, max and argmax
+            kern.risk_br64(F, np.ascontiguousarray(lam), neg if neg is not None else np.zeros((1, 1)),
+                           neg is not None, mx, jstar if argmax else np.empty(1, dtype=np.int64), argmax)
+            return float(self._w64 @ mx), mx, jstar
         # blocks of about 2^20 entries: the float64 block stays in cache (measured at N = 10^4,
         # m = 10^3, L = 10 float32: 25 ms with 2^20, 43 ms with 2^22, 61 ms with 2^16)
         step = N if nx.is_host_float64(F) else max(1, (1 << 20) // max(1, L * m))

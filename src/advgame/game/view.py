@@ -112,7 +112,11 @@ class GameView:
     def classifier_losses_float64(self, adversary, support=None):
         """``(L,)`` float64 classifier losses of a float64 numpy ``(N, m)`` adversary, from
         the stored tensor's rows where the adversary has mass (``support``: flat indices
-        ``i * m + j`` that hold every non-zero entry, when the caller knows them)."""
+        ``i * m + j`` that hold every non-zero entry, when the caller knows them).  A
+        :class:`~advgame.adversary.SparseAdversary` is read on its own support."""
+        if hasattr(adversary, "probabilities"):  # a SparseAdversary: its own support
+            i, j = adversary.samples, adversary.attacks
+            return (adversary.probabilities * self._game._w64[i]) @ self.rows(i, j)
         Q = np.asarray(adversary, dtype=np.float64)
         m = Q.shape[1]
         flat = np.flatnonzero(Q) if support is None else np.unique(np.asarray(support, dtype=np.int64))

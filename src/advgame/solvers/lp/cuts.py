@@ -30,6 +30,7 @@ import numpy as np
 
 from ._quiet import new_highs
 
+from ...adversary import SparseAdversary
 from ...result import OPTIMAL, OPTIMAL_INACCURATE, SOLVER_ERROR, TIME_LIMIT
 from .highs import clean_weights
 
@@ -258,9 +259,10 @@ def _adversary_losses(lp, y, G, view):
 
 
 def _adversary(view, lp, y, J, in_t, active, w, lam):
-    """Dense float64 (N, m) adversary from the master's multipliers: disaggregated samples
-    from their rows' multipliers, the others mix the cuts' best responses by the cut
-    multipliers; samples without multiplier mass play their best response to ``lam``."""
+    """The adversary, a :class:`~advgame.adversary.SparseAdversary`, from the master's
+    multipliers: disaggregated samples from their rows' multipliers, the others mix the
+    cuts' best responses by the cut multipliers; samples without multiplier mass play
+    their best response to ``lam``."""
     N, m, _ = view.shape
     idx, val = [], []
     comp = np.flatnonzero(active & ~in_t)
@@ -280,10 +282,12 @@ def _adversary(view, lp, y, J, in_t, active, w, lam):
         idx.append(ii[ok] * m + jj[ok])
         val.append(yy[ok] / mass[ii[ok]])
     flat = np.concatenate(idx) if idx else np.zeros(0, np.int64)
-    Q = np.bincount(flat, weights=np.concatenate(val) if val else None, minlength=N * m).reshape(N, m)
-    lost = Q.sum(axis=1) <= 0
+    q = np.concatenate(val) if val else np.zeros(0)
+    keep = q > 0
+    flat, q = flat[keep], q[keep]
+    lost = np.bincount(flat // m, weights=q, minlength=N) <= 0
     if lost.any():
         _, _, jstar = view.risk_and_best_response_float64(lam)
         li = np.flatnonzero(lost)
-        Q[li, jstar[li]] = 1.0
-    return Q
+        flat, q = np.concatenate([flat, li * m + jstar[li]]), np.concatenate([q, np.ones(li.size)])
+    return SparseAdversary(flat // m, flat % m, q, (N, m))  # duplicates summed

@@ -29,9 +29,10 @@ import numpy as np
 from ..._validation import check_bool, check_choice, check_int, check_real, check_simplex
 from ...result import MAX_STEPS, OPTIMAL, OPTIMAL_INACCURATE, TIME_LIMIT, Result, SolverWarning
 from .cvxpy_lp import installed_solvers, solve_cvxpy
-from .highs import adversary_from_duals, lp_scale, solve_merged, solve_rows
+from ...adversary import SparseAdversary
+from .highs import lp_scale, solve_merged, solve_rows, sparse_adversary_from_duals
 from .cuts import solve_cuts
-from .pruning import MAX_PACKED_BITS, binary_rows, merge_samples, prune_codes
+from .pruning import MAX_PACKED_BITS, merge_samples, scan_binary
 from ..driver import progress_bar
 
 __all__ = ["solve_lp", "STRATEGIES", "SOLVERS"]
@@ -88,10 +89,11 @@ def _reduce_binary(view, w, active):
     """Prune and merge a 0/1 game: the merged LP's data (see :func:`.highs.solve_merged`),
     or None when the game is not 0/1 (found in the same streamed pass that packs it)."""
     N, m, L = view.shape
-    rows = binary_rows(view)
+    rows = scan_binary(view)  # compiled fused pass where numba is available, else numpy
     if rows is None:
         return None
-    ui, uc, ujs, hi = prune_codes(view, rows)
+    ui, uc, ujs = rows
+    hi = float(view.max_loss)
     group, pos, patterns = merge_samples(ui, uc, N, active)
     G = patterns.shape[0]
     gi, gp = np.nonzero(patterns >= 0)  # group rows, in group order
@@ -99,6 +101,19 @@ def _reduce_binary(view, w, active):
     grows = ((gcodes[:, None] >> np.arange(L)) & 1).astype(np.float64) * hi
     W = np.bincount(group[active], weights=w[active], minlength=G)
     return dict(ui=ui, ujs=ujs, group=group, pos=pos, gi=gi, grows=grows, W=W, active=active)
+
+
+class _FromNumpyLike:
+    """A numpy array as an array of ``proto``'s library, dtype and device (picklable, so
+    that a result whose adversary is still sparse can be pickled)."""
+
+    def __init__(self, proto):
+        self.proto = proto
+
+    def __call__(self, dense):
+        from ...backend import get_backend
+
+        return get_backend(self.proto).from_numpy(dense, type_as=self.proto)
 
 
 def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, time_limit=None,
@@ -153,7 +168,8 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
     Returns
     -------
     Result
-        ``weights`` (L,), ``value`` :math:`R(\lambda)`, ``adversary`` (N, m),
+        ``weights`` (L,), ``value`` :math:`R(\lambda)`, ``adversary`` (N, m) (kept sparse:
+        ``adversary_sparse``, dense on first access),
         ``lower_bound`` :math:`D(Q)`, ``gap``, ``status``, ``nit`` (rounds), ``info``
         with the strategy, number of LP rows and timings. The certificate is computed in
         float64 on the game itself, for the weights as returned (rounded to a torch game's
@@ -240,12 +256,12 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
                 status = MAX_STEPS  # the rounds ran out: the first-order solvers' status for max_iter
     if lam is None:  # no LP solution: the starting weights and their best response
         lam = start
-        Q = adversary_from_duals(view, lam, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), active)
+        Q = sparse_adversary_from_duals(view, lam, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), active)
     # the certificate, in float64 from the game itself, of the weights as they are returned
     lam_cert = lam
     if gview.nx is not view.nx:  # returned in the game's dtype: certify those rounded weights
         lam_cert = np.asarray(gview.nx.host_float64(gview.nx.from_numpy(lam, type_as=gview.losses)))
-    value, adv_losses = view.certificate(lam_cert, Q, support)
+    value, adv_losses = view.certificate(lam_cert, Q, support)  # Q a SparseAdversary: its support's rows
     value = max(value, value / float(np.sum(lam_cert)))  # and of the mixture they stand for (R is homogeneous)
     if gview.nx.dtype_name(gview.losses) != "float64":  # and as the game's own arithmetic evaluates them
         value = max(value, float(game.risk(gview.nx.from_numpy(lam, type_as=gview.losses)
@@ -259,14 +275,20 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
     if status != OPTIMAL:
         warnings.warn(f"solve(method='lp'): {status}: {message}", SolverWarning, stacklevel=3)
 
-    weights_out, Q_out, losses_out = lam, Q, adv_losses
+    weights_out, Q_out, losses_out, convert = lam, Q, adv_losses, None
     if gview.nx is not view.nx:  # back to the game's library, device and dtype
         like = gview.losses
         weights_out = gview.nx.from_numpy(lam, type_as=like)
-        Q_out = gview.nx.from_numpy(Q, type_as=like)
         losses_out = gview.nx.from_numpy(adv_losses, type_as=like)
-    return Result(
+        if isinstance(Q, SparseAdversary):  # made dense (and converted) when first read
+            convert = _FromNumpyLike(gview.nx.zeros((0,), type_as=like))
+        else:
+            Q_out = gview.nx.from_numpy(Q, type_as=like)
+    res = Result(
         weights=weights_out, value=float(value), adversary=Q_out, gap=float(gap), lower_bound=lower,
         adversary_losses=losses_out, status=status, message=message, nit=nit,
         time=time.perf_counter() - t0, history=[], method="lp", info=info,
     )
+    if convert is not None:
+        res._adversary_convert = convert
+    return res

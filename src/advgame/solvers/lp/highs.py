@@ -26,9 +26,11 @@ import numpy as np
 
 from ._quiet import new_highs
 
+from ...adversary import SparseAdversary
 from ...result import OPTIMAL, OPTIMAL_INACCURATE, SOLVER_ERROR, TIME_LIMIT
 
-__all__ = ["EpigraphLP", "lp_scale", "clean_weights", "adversary_from_duals", "solve_merged", "solve_rows"]
+__all__ = ["EpigraphLP", "lp_scale", "clean_weights", "adversary_from_duals", "sparse_adversary_from_duals",
+           "solve_merged", "solve_rows"]
 
 
 def lp_scale(max_loss: float) -> float:
@@ -47,6 +49,26 @@ def clean_weights(lam):
     if not s > 0:
         return np.full(lam.shape, 1.0 / lam.size)
     return lam / s
+
+
+def sparse_adversary_from_duals(view, lam, samples, attacks, y, active):
+    """:func:`adversary_from_duals` as a :class:`~advgame.adversary.SparseAdversary` (no
+    ``(N, m)`` array): the same probabilities on the same entries."""
+    N, m, _ = view.shape
+    y = np.clip(np.asarray(y, dtype=np.float64), 0.0, None)
+    i = np.asarray(samples, dtype=np.int64)
+    j = np.asarray(attacks, dtype=np.int64)
+    mass = np.bincount(i, weights=y, minlength=N).astype(np.float64, copy=False)
+    ok = mass > 0
+    if active is not None:
+        ok &= active
+    keep = ok[i] & (y > 0)
+    i, j, q = i[keep], j[keep], y[keep] / mass[i[keep]]
+    bad = np.flatnonzero(~ok)
+    if bad.size:
+        _, _, jstar = view.risk_and_best_response_float64(lam)
+        i, j, q = np.concatenate([i, bad]), np.concatenate([j, jstar[bad]]), np.concatenate([q, np.ones(bad.size)])
+    return SparseAdversary(i, j, q, (N, m))
 
 
 def adversary_from_duals(view, lam, samples, attacks, y, active):
@@ -195,14 +217,13 @@ def solve_merged(view, red, tol, left, scale):
     gstart = np.concatenate(([0], np.cumsum(np.bincount(gi, minlength=G))[:-1]))
     e_row = gstart[group[ui[act]]] + pos[act]
     q = yn[e_row] / W[group[ui[act]]]
-    support = ui[act] * m + ujs[act]
-    Q = np.bincount(support, weights=q, minlength=N * m).astype(np.float64, copy=False).reshape(N, m)
+    si, sj = ui[act], ujs[act]
     if not active.all():
         _, _, jstar = view.risk_and_best_response_float64(lam)
         idle = np.flatnonzero(~active)
-        Q[idle, jstar[idle]] = 1.0
-        support = np.concatenate([support, idle * m + jstar[idle]])
-    return lam, Q, status, message, nit, support
+        si, sj, q = np.concatenate([si, idle]), np.concatenate([sj, jstar[idle]]), np.concatenate([q, np.ones(idle.size)])
+    nz = q > 0
+    return lam, SparseAdversary(si[nz], sj[nz], q[nz], (N, m)), status, message, nit, None
 
 
 def _certificate_on_rows(view, lam, ii, rows, y, w):
@@ -305,4 +326,4 @@ def solve_rows(view, w, active, strategy, tol, max_iter, left, scale, start, pro
     if best is None:
         return None, None, status, message, rnd, lp.n_rows
     _, lam, bi, bj, by = best
-    return lam, adversary_from_duals(view, lam, bi, bj, by, active), status, message, rnd, lp.n_rows
+    return lam, sparse_adversary_from_duals(view, lam, bi, bj, by, active), status, message, rnd, lp.n_rows

@@ -20,10 +20,11 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["MAX_PACKED_BITS", "prune_binary_rows", "prune_codes", "merge_samples", "pack_codes", "binary_rows",
-           "LossBlock"]
+           "LossBlock", "scan_binary"]
 
 MAX_PACKED_BITS = 62  # codes are non-negative int64 (-1 pads)
 PRESENCE_TABLE_MAX = 1 << 27  # entries of a dense (sample, code) table we allow
+_SCAN_WIDTH = 16  # kept codes per sample the fused scan's first pass has room for
 
 
 def prune_binary_rows(game):
@@ -119,10 +120,10 @@ def _block_unique(codes, a, c, m, L, js, si, valid):
         first = np.r_[True, (ss[1:] != ss[:-1]) | (cs[1:] != cs[:-1])]
         return ss[first] + a, cs[first], jb[order[first]].astype(np.int64)
     keys = (sb << L) | codes
-    if (1 << L) <= 4 * m:  # a dense table over (sample, code) of this block
-        table = np.full(c << L, -1, dtype=np.int32)
-        table[keys] = jb
-        ukeys = np.flatnonzero(table >= 0)
+    if (1 << L) <= 4 * m:  # a dense table over (sample, code) of this block: the first attack of each
+        table = np.full(c << L, m, dtype=np.int32)
+        np.minimum.at(table, keys, jb)
+        ukeys = np.flatnonzero(table < m)
         ujs = table[ukeys]
     else:
         ukeys, first = np.unique(keys, return_index=True)
@@ -157,6 +158,76 @@ def binary_rows(view, block_entries=1 << 20):
         valid = None if mask is None else mask[a:b].reshape(-1)
         parts.append(_block_unique(np.asarray(codes, dtype=np.int64), a, b - a, m, L, js, si, valid))
     return tuple(np.concatenate([p[k] for p in parts]).astype(np.int64, copy=False) for k in range(3))
+
+
+def scan_binary(view, use_jit=None, block_entries=1 << 22):
+    """0/1 detection, packing, distinct and undominated codes of each sample: what
+    :func:`binary_rows` then :func:`prune_codes` give, in one fused compiled pass.
+
+    Parameters
+    ----------
+    view : GameView
+        numpy view, ``L <= 62``.
+    use_jit : bool, optional
+        True: the compiled kernel (:func:`advgame._kernels.scan01`, ValueError where it is
+        unavailable); False: the numpy path (:func:`binary_rows`, :func:`prune_codes`);
+        None (default): the kernel when available.
+    block_entries : int
+        Entries of the output blocks for samples keeping more than 16 codes (bounds the
+        scratch memory; the first pass holds 16 codes per sample).
+
+    Returns
+    -------
+    (samples, codes, attacks) int64 arrays sorted by sample then code (the first attack
+    carrying each code), or None when some valid loss is neither 0 nor ``max_loss``.  Both
+    paths return the same arrays.
+    """
+    from ... import _jit
+
+    K = None if use_jit is False else _jit.kernels(None if use_jit else view.shape[0] * view.shape[1] * view.shape[2])
+    if K is None:
+        if use_jit:
+            raise ValueError("use_jit=True needs numba (the compiled kernels are unavailable or ADVGAME_JIT=0)")
+        rows = binary_rows(view)
+        if rows is None:
+            return None
+        ui, uc, uj, _ = prune_codes(view, rows)
+        return ui, uc, uj
+    F = np.asarray(view.losses)
+    L, N, m = (int(s) for s in F.shape)
+    if L > MAX_PACKED_BITS:
+        raise ValueError(f"bit-packing needs at most {MAX_PACKED_BITS} classifiers; got L={L}")
+    mask = view.mask_numpy
+    has_mask = mask is not None
+    mask = np.ascontiguousarray(mask) if has_mask else np.ones((1, 1), dtype=bool)
+    cap = max(1, min(m, 1 << min(L, 40)))  # distinct codes of a sample
+    hi = F.dtype.type(view.max_loss)
+    one = np.ones(1, dtype=np.int32 if L <= 31 else np.int64)
+    # one parallel pass with room for a few kept codes per sample, then the samples that keep
+    # more, in blocks with room for all
+    width = min(cap, _SCAN_WIDTH)
+    samples = np.arange(N, dtype=np.int64)
+    codes, att, cnt = np.empty((N, width), np.int64), np.empty((N, width), np.int64), np.empty(N, np.int64)
+    if K.scan01(F, samples, hi, mask, has_mask, cap, codes, att, cnt, one):
+        return None
+    total = int(cnt[cnt > 0].sum())
+    over = np.flatnonzero(cnt < 0)
+    parts = [(samples, codes, att, cnt)]
+    step = max(1, block_entries // cap)
+    for a in range(0, over.size, step):
+        idx = over[a : a + step]
+        c2, a2, n2 = np.empty((idx.size, cap), np.int64), np.empty((idx.size, cap), np.int64), np.empty(idx.size, np.int64)
+        K.scan01(F, idx, hi, mask, has_mask, cap, c2, a2, n2, one)
+        parts.append((idx, c2, a2, n2))
+        total += int(n2.sum())
+    ui, uc, uj = (np.empty(total, dtype=np.int64) for _ in range(3))
+    pos = 0
+    for idx, c, at, n in parts:
+        pos = K.compact01(c, at, n, idx, ui, uc, uj, pos)
+    if over.size:  # rows sorted by sample again
+        order = np.argsort(ui, kind="stable")
+        ui, uc, uj = ui[order], uc[order], uj[order]
+    return ui, uc, uj
 
 
 def prune_codes(view, rows=None):

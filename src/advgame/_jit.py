@@ -1,0 +1,89 @@
+"""The compiled kernels, loaded at the first solve that needs them.
+
+The fused scans of :mod:`advgame._kernels` are compiled with numba
+(``njit(parallel=True, cache=True)``) the first time a solver asks for them, never at
+``import advgame``.  Where numba is not installed, cannot compile, or is switched off
+(``ADVGAME_JIT=0`` in the environment), :func:`kernels` returns None and every caller runs
+its pure-numpy path, which gives the same results (tests/test_jit_paths.py checks both).
+
+The on-disk cache (numba writes it next to the sources, else under
+``NUMBA_CACHE_DIR`` or the user's cache directory) saves the compile time of later
+processes; where no cache location is writable the kernels are compiled without one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+
+__all__ = ["kernels", "enabled", "compile_kernel"]
+
+_lock = threading.Lock()
+_state = {"module": None, "tried": False, "error": None, "pid": None}
+
+
+def enabled() -> bool:
+    """False when ``ADVGAME_JIT`` is set to ``0`` (read at every call: tests switch it)."""
+    return os.environ.get("ADVGAME_JIT", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def compile_kernel(fn, njit, **options):
+    """``njit(cache=True, **options)(fn)``, or without the cache where numba finds no writable
+    cache location (it raises RuntimeError "cannot cache function ..." at decoration)."""
+    try:
+        return njit(cache=True, **options)(fn)
+    except RuntimeError as err:
+        if "cannot cache" not in str(err):
+            raise
+        return njit(cache=False, **options)(fn)
+
+
+#: Games with fewer loss entries run the numpy paths unless ``ADVGAME_JIT_MIN_ENTRIES`` says
+#: otherwise: compiling the kernels costs tens of seconds on first use and loading them from
+#: the cache about a second per process, more than they save on small games (the numpy
+#: 0/1 pass takes about 10 ms at 10^7 entries); MNE21's instance (10^7 entries) stays on
+#: numpy, N = 10^4 (10^8 entries) and above use the kernels.
+MIN_ENTRIES = 1 << 25
+
+
+def min_entries() -> int:
+    """``ADVGAME_JIT_MIN_ENTRIES`` from the environment (read at every call), else :data:`MIN_ENTRIES`."""
+    raw = os.environ.get("ADVGAME_JIT_MIN_ENTRIES", "").strip()
+    try:
+        return max(0, int(raw)) if raw else MIN_ENTRIES
+    except ValueError:
+        return MIN_ENTRIES
+
+
+def kernels(entries=None):
+    """The compiled kernel namespace (:mod:`advgame._kernels`), or None for the numpy paths.
+
+    ``entries``: the number of loss entries of the game at hand; below :func:`min_entries`
+    the numpy paths run (and numba is not even imported).
+
+    None also in a process forked from one that loaded the kernels: numba's GNU OpenMP
+    threading layer terminates a forked child that launches a parallel kernel, so such a
+    child (a data-loader worker, ``multiprocessing`` with ``fork``) runs the numpy paths.
+    """
+    if not enabled():
+        return None
+    if entries is not None and entries < min_entries():
+        return None
+    if _state["tried"]:
+        return _state["module"] if _state["pid"] == os.getpid() else None
+    with _lock:
+        if not _state["tried"]:
+            try:
+                from . import _kernels
+
+                _state["module"] = _kernels
+            except ImportError as err:  # numba not installed: the numpy paths
+                _state["error"] = err
+            except Exception as err:  # noqa: BLE001  a broken numba install must not break solves
+                _state["error"] = err
+                warnings.warn(f"advgame: the compiled kernels are unavailable ({err!r}); using numpy",
+                              RuntimeWarning, stacklevel=2)
+            _state["pid"] = os.getpid()
+            _state["tried"] = True
+    return _state["module"] if _state["pid"] == os.getpid() else None
