@@ -31,7 +31,7 @@ def adversarial_batch(cfg, mixture, x, y, generator, loss="at"):
     return train_attack(cfg, seed=generator).bind(mixture)(x, y)
 
 
-def member_step(member, trained, optimizer, x_adv, y, x=None, loss="at", beta=6.0):
+def member_step(member, trained, optimizer, x_adv, y, x=None, loss="at", beta=6.0, scaler=None):
     """One SGD step of one member on adversarial points; returns the loss.
 
     ``trained`` is what is called forward (the member, or its DistributedDataParallel
@@ -40,26 +40,34 @@ def member_step(member, trained, optimizer, x_adv, y, x=None, loss="at", beta=6.
     training), while the attack that made ``x_adv`` ran it in eval mode (fixed
     statistics, so that the search for the adversarial points neither changes the
     running statistics nor depends on the batch's other examples).  It is put back in
-    eval mode afterwards, the mode in which mixtures are scored.
+    eval mode afterwards, the mode in which mixtures are scored.  ``scaler``: a
+    ``torch.amp.GradScaler`` (fp16 training) that scales the loss and steps the optimizer.
     """
     fn = trades_loss if loss == "trades" else at_loss
-    return _sgd_step(member, optimizer, lambda: fn(trained, x_adv, y, x, beta))
+    return _sgd_step(member, optimizer, lambda: fn(trained, x_adv, y, x, beta), scaler)
 
 
-def natural_step(member, trained, optimizer, x, y):
+def natural_step(member, trained, optimizer, x, y, scaler=None):
     """One SGD step of cross-entropy training (BAT's "naturally train h_i on D~")."""
-    return _sgd_step(member, optimizer, lambda: F.cross_entropy(trained(x), y))
+    return _sgd_step(member, optimizer, lambda: F.cross_entropy(trained(x), y), scaler)
 
 
-def _sgd_step(member, optimizer, objective):
+def _sgd_step(member, optimizer, objective, scaler=None):
     """One optimizer step on ``objective()`` with ``member`` in train mode, back in eval
-    mode afterwards (also when the step raises); returns the loss as a float."""
+    mode afterwards (also when the step raises); returns the loss as a float.  With a
+    ``GradScaler`` the loss is scaled for the backward pass and the step skipped on
+    non-finite gradients (fp16)."""
     member.train()
     try:
         value = objective()
         optimizer.zero_grad(set_to_none=True)
-        value.backward()
-        optimizer.step()
+        if scaler is None:
+            value.backward()
+            optimizer.step()
+        else:
+            scaler.scale(value).backward()
+            scaler.step(optimizer)
+            scaler.update()
     finally:
         member.eval()
     return float(value.detach())
