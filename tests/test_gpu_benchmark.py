@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import gpu  # noqa: E402
 
 
+@pytest.mark.slow  # about a minute on a loaded 2-core CPU: every case, eager and compiled
 def test_quick_run_covers_every_case(tmp_path):
     out_json, out_table = tmp_path / "r.json", tmp_path / "r.md"
     res = gpu.main(["--quick", "--device", "cpu", "--models", "2", "--steps", "1", "--peak-tflops", "1",

@@ -96,6 +96,7 @@ def trainer_state(trainer) -> dict:
         "num_classes": int(trainer.data.num_classes),
         "input_shape": list(trainer.data.input_shape),
         "data": data_fingerprint(trainer.data),
+        "scaler": None if getattr(trainer, "scaler", None) is None else trainer.scaler.state_dict(),
     }
 
 
@@ -118,6 +119,8 @@ def restore_trainer(trainer, state) -> None:
             sch.load_state_dict(s)
         trainer.solver.load_state_dict(state["solver"])
         set_rng_state(state["rng"], trainer.generators)
+        if getattr(trainer, "scaler", None) is not None and state.get("scaler"):  # fp16's loss scale
+            trainer.scaler.load_state_dict(state["scaler"])
     except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as e:
         msg = " ".join(str(e).split())[:300] or type(e).__name__
         raise ValueError(f"the checkpoint does not fit this run: {type(e).__name__}: {msg}") from None

@@ -82,6 +82,16 @@ class TrainConfig:
     augment : bool
         Random crop with padding and horizontal flips (CIFAR).
     seed : int
+    precision : {"fp32", "bf16", "fp16"} or None
+        The members' forward passes (attacks and SGD steps) under ``torch.autocast``
+        (:mod:`advgame.torch.training.precision`; a ``GradScaler`` for fp16); None:
+        bf16 on a CUDA device that supports it, fp32 elsewhere.  Validation runs in
+        float32.
+    channels_last : bool or None
+        Convolution kernels in ``torch.channels_last``; None: on CUDA devices only.
+    compile : bool
+        ``torch.compile`` the members' forward (off by default; it pays on a GPU for
+        runs long enough to amortize the compilation, about a minute per precision).
     """
 
     algo: str = "mixture"
@@ -113,6 +123,9 @@ class TrainConfig:
     val_size: float = 0.1
     augment: bool = False
     seed: int = 0
+    precision: str | None = None
+    channels_last: bool | None = None
+    compile: bool = False
 
     def __post_init__(self):
         check_choice("algo", self.algo, ALGOS)
@@ -166,6 +179,11 @@ class TrainConfig:
             raise ValueError("seed must be an int >= 0 (a training run is reproducible); got None")
         if self.seed >= 2**32:  # the members' and attacks' seeds derived from it must fit torch's generators
             raise ValueError(f"seed must be an int in [0, 2**32); got {self.seed}")
+        if self.precision is not None:
+            check_choice("precision", self.precision, ("fp32", "bf16", "fp16"))
+        if self.channels_last is not None:
+            self.channels_last = check_bool("channels_last", self.channels_last)
+        self.compile = check_bool("compile", self.compile)
 
     @property
     def total_epochs(self) -> int:

@@ -18,7 +18,7 @@ import torch
 from ..._validation import check_choice
 
 __all__ = ["PRECISIONS", "default_precision", "resolve_precision", "autocast", "grad_scaler", "prepare_member",
-           "set_cudnn_benchmark"]
+           "set_cudnn_benchmark", "setup_members"]
 
 #: ``--precision`` choices: float32, bfloat16 autocast, float16 autocast with loss scaling
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -99,3 +99,21 @@ def set_cudnn_benchmark(device) -> bool:
         return False
     torch.backends.cudnn.benchmark = True
     return True
+
+
+def setup_members(cfg, members, device):
+    """The Trainer's set-up of ``cfg``'s ``precision``, ``channels_last`` (None: on CUDA)
+    and ``compile`` for ``members`` (in place), and ``cudnn.benchmark`` on CUDA.
+
+    Returns
+    -------
+    (str, GradScaler or None)
+        The resolved precision and the fp16 loss scaler.
+    """
+    device = torch.device(device)
+    precision = resolve_precision(cfg.precision, device)
+    channels_last = device.type == "cuda" if cfg.channels_last is None else cfg.channels_last
+    for m in members:
+        prepare_member(m, precision=precision, channels_last=channels_last, compile=cfg.compile)
+    set_cudnn_benchmark(device)
+    return precision, grad_scaler(precision, device)
