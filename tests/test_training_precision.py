@@ -160,3 +160,16 @@ def test_vmap_check_accepts_autocast_rounding_under_bf16():
         with autocast("bf16", "cpu"):
             mix.member_logits(x, param_grad=False)
     assert mix._logits.timing is not None  # vmap was found correct (then kept or not by its timing)
+
+
+def test_cli_precision_flags_reach_the_checkpoint(tmp_path, capsys):
+    from advgame.torch.commands import main
+
+    fast = ["--eps", "0.2", "--step", "0.05", "--attack-steps", "1", "--eval-steps", "1", "--eval-samples", "40",
+            "--batch-size", "256", "--no-progress", "--threads", "1", "--dataset", "digits", "--algo", "at"]
+    assert main(["train", *fast, "--precision", "bf16", "--no-channels-last", "--out", str(tmp_path)]) == 0
+    cfg = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["config"]
+    assert cfg["precision"] == "bf16" and cfg["channels_last"] is False and cfg["compile"] is False
+    # the checkpoint is finished; resuming it with another precision is refused in one line
+    assert main(["train", *fast, "--precision", "fp32", "--out", str(tmp_path), "--resume"]) == 1
+    assert "precision" in capsys.readouterr().err

@@ -9,6 +9,7 @@ on stderr, exit status 1); :func:`main` is the stand-alone entry point
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -80,6 +81,12 @@ def add_subcommands(subparsers) -> None:
     t.add_argument("--augment", action="store_true", help="random crop (padding 4) and horizontal flip")
     t.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    t.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default=None,
+                   help="autocast of the attacks and SGD steps (default bf16 on CUDA that supports it, else fp32)")
+    t.add_argument("--channels-last", dest="channels_last", action="store_true", default=None,
+                   help="convolution kernels in channels_last (default: on CUDA)")
+    t.add_argument("--no-channels-last", dest="channels_last", action="store_false")
+    t.add_argument("--compile", action="store_true", help="torch.compile the members (pays on long GPU runs)")
     t.set_defaults(advgame_run=_cmd_train)
 
     e = subparsers.add_parser("eval", help=_EVAL_HELP, description=_EVAL_HELP + " (adaptive PGD, APGD-CE/DLR "
@@ -180,6 +187,7 @@ def _cmd_train(args) -> int:
                       temperature=args.temperature, mixture_weight=args.mixture_weight,
                       weights_lp=args.weights == "lp", eval_steps=args.eval_steps, eval_samples=args.eval_samples,
                       val_size=args.val_size, augment=args.augment, seed=args.seed)
+    cfg = dataclasses.replace(cfg, precision=args.precision, channels_last=args.channels_last, compile=args.compile)
     if args.stop_after is not None and args.stop_after < 1:
         raise ValueError(f"--stop-after must be at least 1; got {args.stop_after}")
     device = _device(args.device)
