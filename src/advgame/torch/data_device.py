@@ -89,12 +89,12 @@ def augment_batch(x, index, *, seed: int, epoch: int, pad: int, flip: bool):
         span = 2 * pad + 1
         r2 = _umod(h, span * span)  # (h mod span^2): dy = h mod span, dx = (h // span) mod span
         dy, dx = r2 % span, r2 // span
-        padded = torch.nn.functional.pad(x, (pad,) * 4)
-        rows = (dy[:, None] + torch.arange(H, device=x.device))[:, None, :, None]  # (B, 1, H, 1)
-        cols = (dx[:, None] + torch.arange(W, device=x.device))[:, None, None, :]  # (B, 1, 1, W)
-        b = torch.arange(B, device=x.device)[:, None, None, None]
-        c = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
-        x = padded[b, c, rows, cols]
+        C, Wp = x.shape[1], W + 2 * pad
+        padded = torch.nn.functional.pad(x, (pad,) * 4).reshape(B, C, -1)
+        rows = dy[:, None, None] + torch.arange(H, device=x.device)[None, :, None]  # (B, H, 1)
+        cols = dx[:, None, None] + torch.arange(W, device=x.device)[None, None, :]  # (B, 1, W)
+        flat = (rows * Wp + cols).reshape(B, 1, H * W).expand(B, C, H * W)
+        x = torch.gather(padded, 2, flat).reshape(B, C, H, W)
     if flip:
         do = ((h >> 63) & 1).bool()
         x = torch.where(do[:, None, None, None], x.flip(-1), x)

@@ -175,8 +175,20 @@ class Trainer:
         return True
 
     # ---------------------------------------------------------------- loop
+    #: draw the batches of an ``ImageDataset`` on the device (:class:`advgame.torch.data_device.DeviceBatches`,
+    #: the same batches bit for bit as the DataLoader); False: the DataLoader (for benchmarks)
+    device_data = True
+
     def _loader(self, dataset, epoch):
         from torch.utils.data import DataLoader, DistributedSampler
+
+        from ..data import ImageDataset
+
+        if self.device_data and isinstance(dataset, ImageDataset):
+            from ..data_device import DeviceBatches
+
+            return DeviceBatches(dataset, self.device, self.cfg.batch_size // self.world, seed=self.cfg.seed,
+                                 epoch=epoch, world=self.world, rank=self.rank)
 
         sampler = DistributedSampler(dataset, num_replicas=self.world, rank=self.rank, shuffle=True,
                                      seed=self.cfg.seed, drop_last=False)
