@@ -173,3 +173,13 @@ def test_cli_precision_flags_reach_the_checkpoint(tmp_path, capsys):
     # the checkpoint is finished; resuming it with another precision is refused in one line
     assert main(["train", *fast, "--precision", "fp32", "--out", str(tmp_path), "--resume"]) == 1
     assert "precision" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("algo, models", [("bat", 2), ("mixture", 2)])
+def test_bat_and_algorithm2_train_under_bf16(algo, models):
+    cfg = tiny_config(algo=algo, models=models, arch="small-cnn", precision="bf16")
+    tr = Trainer(cfg, tiny_data())
+    hist = tr.fit()
+    assert len(hist) == cfg.total_epochs and all(r["loss"] is None or r["loss"] == r["loss"] for r in hist)
+    assert tr.precision == "bf16" and not tr.mixture.vectorize  # members looped under autocast
+    assert abs(float(tr.mixture.weights.sum()) - 1) < 1e-5
