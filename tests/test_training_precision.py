@@ -183,3 +183,20 @@ def test_bat_and_algorithm2_train_under_bf16(algo, models):
     assert len(hist) == cfg.total_epochs and all(r["loss"] is None or r["loss"] == r["loss"] for r in hist)
     assert tr.precision == "bf16" and not tr.mixture.vectorize  # members looped under autocast
     assert abs(float(tr.mixture.weights.sum()) - 1) < 1e-5
+
+
+def test_resume_refuses_a_default_precision_that_resolved_differently(tmp_path, monkeypatch):
+    """precision=None resolves by device (bf16 on CUDA, fp32 on CPU): the checkpoint keeps the
+    resolved precision, so a run resumed where the default differs is refused."""
+    import advgame.torch.training.precision as prec
+
+    cfg = tiny_config(algo="at", models=1)  # precision=None
+    monkeypatch.setattr(prec, "default_precision", lambda device: "bf16")
+    tr = Trainer(cfg, tiny_data(), out=tmp_path)
+    assert tr.precision == "bf16"
+    tr.fit()
+    monkeypatch.undo()
+    again = Trainer(cfg, tiny_data(), out=tmp_path)
+    assert again.precision == "fp32"
+    with pytest.raises(ValueError, match="trained in bf16"):
+        again.resume()
