@@ -189,6 +189,8 @@ def training_cases(args, device, precision, compiled, peaks, flops_cache):
 
         fns[f"alg2-L{L}"] = alg2
     names = list(fns)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     t0 = time.perf_counter()
     for fn in fns.values():  # warm-up (compilation, cuDNN autotuning, the vmap/loop choice)
         fn()
@@ -209,6 +211,9 @@ def training_cases(args, device, precision, compiled, peaks, flops_cache):
             "mfu": None if flops is None or peak is None else flops / t / peak,
             "warmup_s": warm_s,
         })
+    peak_gb = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+    for row in rows:
+        row["peak_memory_gib"] = peak_gb  # of the case group (the L = max(models) members and their attacks)
     at_t = times[names.index("at")]
     for L in args.models:
         row = rows[names.index(f"alg2-L{L}")]
@@ -328,7 +333,8 @@ def main(argv=None):
     ap.add_argument("--solver-iters", type=int, nargs=2, default=[5, 25])
     ap.add_argument("--peak-tflops", type=float, default=None)
     ap.add_argument("--bandwidth-gbs", type=float, default=None)
-    ap.add_argument("--budget-s", type=float, default=420.0, help="skip the remaining cases after this")
+    ap.add_argument("--budget-s", type=float, default=300.0,
+                    help="start no compiled case after this many seconds (default 300: one compile case more fits 8 min)")
     ap.add_argument("--json", default=os.path.join(HERE, "results_gpu.json"))
     ap.add_argument("--table", default=os.path.join(HERE, "results_gpu.md"))
     args = ap.parse_args(argv)
