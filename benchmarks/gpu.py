@@ -334,7 +334,7 @@ def main(argv=None):
     ap.add_argument("--peak-tflops", type=float, default=None)
     ap.add_argument("--bandwidth-gbs", type=float, default=None)
     ap.add_argument("--budget-s", type=float, default=300.0,
-                    help="start no compiled case after this many seconds (default 300: one compile case more fits 8 min)")
+                    help="start no compiled case after this many seconds (default 300: one more fits 8 min)")
     ap.add_argument("--json", default=os.path.join(HERE, "results_gpu.json"))
     ap.add_argument("--table", default=os.path.join(HERE, "results_gpu.md"))
     args = ap.parse_args(argv)

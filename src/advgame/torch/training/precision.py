@@ -34,7 +34,13 @@ def default_precision(device) -> str:
 
 
 def resolve_precision(precision, device) -> str:
-    """``precision`` checked against :data:`PRECISIONS`; None gives :func:`default_precision`."""
+    """``precision`` checked against :data:`PRECISIONS`; None gives :func:`default_precision`.
+
+    Examples
+    --------
+    >>> resolve_precision(None, "cpu"), resolve_precision("bf16", "cpu")
+    ('fp32', 'bf16')
+    """
     if precision is None:
         return default_precision(device)
     return check_choice("precision", precision, PRECISIONS)
