@@ -9,6 +9,7 @@ on stderr, exit status 1); :func:`main` is the stand-alone entry point
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -130,6 +131,14 @@ def add_subcommands(subparsers) -> None:
     t.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress bar (default: a bar on stderr with the running loss)")
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    t.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default=None,
+                   help="autocast of the attacks and SGD steps (default: bf16 on CUDA that supports it, else fp32)")
+    t.add_argument("--channels-last", dest="channels_last", action="store_const", const=True, default=None,
+                   help="convolution kernels in channels_last (default: on CUDA)")
+    t.add_argument("--no-channels-last", dest="channels_last", action="store_const", const=False,
+                   help="convolution kernels in the default layout (default: channels_last on CUDA only)")
+    t.add_argument("--compile", action="store_const", const=True, default=None,
+                   help="torch.compile the members (pays on long GPU runs) (default: off)")
     t.set_defaults(advgame_run=_cmd_train)
 
     e = subparsers.add_parser("eval", help=_EVAL_HELP, description=_EVAL_HELP + " (adaptive PGD, APGD-CE/DLR "
@@ -252,7 +261,8 @@ def _init_distributed(device):
 _SETTINGS = ("algo", "dataset", "models", "epochs", "arch", "batch_size", "lr", "momentum", "weight_decay",
              "milestones", "gamma", "eps", "step", "attack_steps", "random_start", "loss", "beta", "t_theta",
              "t_lambda", "weight_method", "weight_loss", "temperature", "mixture_weight", "eval_steps",
-             "eval_samples", "val_size", "augment", "seed", "select", "width", "weight_oracle", "member_weighting")
+             "eval_samples", "val_size", "augment", "seed", "select", "width", "weight_oracle", "member_weighting",
+             "precision", "channels_last", "compile")
 
 
 def _given_settings(args) -> dict:

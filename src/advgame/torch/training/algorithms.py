@@ -31,7 +31,7 @@ def adversarial_batch(cfg, mixture, x, y, generator, loss="at"):
     return train_attack(cfg, seed=generator).bind(mixture)(x, y)
 
 
-def member_step(member, trained, optimizer, x_adv, y, x=None, loss="at", beta=6.0, scale=1.0):
+def member_step(member, trained, optimizer, x_adv, y, x=None, loss="at", beta=6.0, scale=1.0, scaler=None):
     """One SGD step of one member on adversarial points; returns the loss.
 
     ``trained`` is what is called forward (the member, or its DistributedDataParallel
@@ -42,28 +42,35 @@ def member_step(member, trained, optimizer, x_adv, y, x=None, loss="at", beta=6.
     running statistics nor depends on the batch's other examples).  It is put back in
     eval mode afterwards, the mode in which mixtures are scored. ``scale`` multiplies the
     loss that is differentiated (``member_weighting="lambda"``: ``L * lambda_k``); the
-    returned loss is the unscaled one.
+    returned loss is the unscaled one.  ``scaler``: a ``torch.amp.GradScaler`` (fp16
+    training) that scales the loss and steps the optimizer.
     """
     fn = trades_loss if loss == "trades" else at_loss
-    if scale == 1.0:
-        return _sgd_step(member, optimizer, lambda: fn(trained, x_adv, y, x, beta))
-    return _sgd_step(member, optimizer, lambda: fn(trained, x_adv, y, x, beta), scale=scale)
+    return _sgd_step(member, optimizer, lambda: fn(trained, x_adv, y, x, beta), scaler, scale=scale)
 
 
-def natural_step(member, trained, optimizer, x, y):
+def natural_step(member, trained, optimizer, x, y, scaler=None):
     """One SGD step of cross-entropy training (BAT's "naturally train h_i on D~")."""
-    return _sgd_step(member, optimizer, lambda: F.cross_entropy(trained(x), y))
+    return _sgd_step(member, optimizer, lambda: F.cross_entropy(trained(x), y), scaler)
 
 
-def _sgd_step(member, optimizer, objective, scale=1.0):
+def _sgd_step(member, optimizer, objective, scaler=None, scale=1.0):
     """One optimizer step on ``scale * objective()`` with ``member`` in train mode, back in
-    eval mode afterwards (also when the step raises); returns the (unscaled) loss as a float."""
+    eval mode afterwards (also when the step raises); returns the (unscaled) loss as a
+    float.  With a ``GradScaler`` the loss is scaled for the backward pass and the step
+    skipped on non-finite gradients (fp16)."""
     member.train()
     try:
         value = objective()
         optimizer.zero_grad(set_to_none=True)
-        (value if scale == 1.0 else value * scale).backward()
-        optimizer.step()
+        scaled = value if scale == 1.0 else value * scale
+        if scaler is None:
+            scaled.backward()
+            optimizer.step()
+        else:
+            scaler.scale(scaled).backward()
+            scaler.step(optimizer)
+            scaler.update()
     finally:
         member.eval()
     return float(value.detach())

@@ -97,6 +97,8 @@ def trainer_state(trainer) -> dict:
         "num_classes": int(trainer.data.num_classes),
         "input_shape": list(trainer.data.input_shape),
         "data": data_fingerprint(trainer.data),
+        "scaler": None if getattr(trainer, "scaler", None) is None else trainer.scaler.state_dict(),
+        "precision": getattr(trainer, "precision", None),  # resolved (config None: by device)
     }
 
 
@@ -109,6 +111,10 @@ def restore_trainer(trainer, state) -> None:
                 if trainer.cfg.to_dict()[k] != v}
         raise ValueError(f"the checkpoint was written with other settings (saved, now): {diff}")
     check_fingerprint(state.get("data"), trainer.data)
+    saved_precision = state.get("precision")
+    if saved_precision is not None and saved_precision != getattr(trainer, "precision", saved_precision):
+        raise ValueError(f"the checkpoint was trained in {saved_precision} and this run is {trainer.precision} "
+                         f"(pass --precision {saved_precision}: resume is exact within one precision)")
     for k, (m, s) in enumerate(zip(trainer.members, state["members"])):
         load_member_state(m, s, k, trainer.cfg.arch)
     try:
@@ -119,6 +125,8 @@ def restore_trainer(trainer, state) -> None:
             sch.load_state_dict(s)
         trainer.solver.load_state_dict(state["solver"])
         set_rng_state(state["rng"], trainer.generators)
+        if getattr(trainer, "scaler", None) is not None and state.get("scaler"):  # fp16's loss scale
+            trainer.scaler.load_state_dict(state["scaler"])
     except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as e:
         msg = " ".join(str(e).split())[:300] or type(e).__name__
         raise ValueError(f"the checkpoint does not fit this run: {type(e).__name__}: {msg}") from None

@@ -118,6 +118,16 @@ class TrainConfig:
         Alg. 2's member step: plain cross-entropy (``"none"``; MNE21's text does not say
         more) or multiplied by ``L * lambda_k`` (members the mixture weighs more learn
         faster; uniform weights give the plain step).
+    precision : {"fp32", "bf16", "fp16"} or None
+        The members' forward passes (attacks and SGD steps) under ``torch.autocast``
+        (:mod:`advgame.torch.training.precision`; a ``GradScaler`` for fp16); None:
+        bf16 on a CUDA device that supports it, fp32 elsewhere.  Validation runs in
+        float32.
+    channels_last : bool or None
+        Convolution kernels in ``torch.channels_last``; None: on CUDA devices only.
+    compile : bool
+        ``torch.compile`` the members' forward (off by default; it pays on a GPU for
+        runs long enough to amortize the compilation, about a minute per precision).
     """
 
     algo: str = "mixture"
@@ -153,6 +163,9 @@ class TrainConfig:
     width: float = 1.0
     weight_oracle: str = "pgd"
     member_weighting: str = "none"
+    precision: str | None = None
+    channels_last: bool | None = None
+    compile: bool = False
 
     def __post_init__(self):
         check_choice("algo", self.algo, ALGOS)
@@ -211,6 +224,11 @@ class TrainConfig:
         check_choice("member_weighting", self.member_weighting, MEMBER_WEIGHTINGS)
         if self.seed >= 2**32:  # the members' and attacks' seeds derived from it must fit torch's generators
             raise ValueError(f"seed must be an int in [0, 2**32); got {self.seed}")
+        if self.precision is not None:
+            check_choice("precision", self.precision, ("fp32", "bf16", "fp16"))
+        if self.channels_last is not None:
+            self.channels_last = check_bool("channels_last", self.channels_last)
+        self.compile = check_bool("compile", self.compile)
 
     @property
     def total_epochs(self) -> int:

@@ -17,6 +17,7 @@ from .algorithms import (adversarial_batch, adversarial_dataset, barre_batch, ba
 from .checkpoint import load_checkpoint, restore_trainer, save_checkpoint, trainer_state
 from .config import TrainConfig, save_config
 from .integrity import check_finite_training, check_splits, diverged_as_error, finite_json
+from .precision import autocast, setup_members
 from .report import write_figure, write_logs
 from .selection import lp_weights
 
@@ -116,9 +117,13 @@ class Trainer:
                                width=cfg.width).to(self.device) for k in range(cfg.models)]
         for m in members:
             m.eval()
+        self.precision, self.scaler = setup_members(cfg, members, self.device)  # autocast, channels_last, compile
         L = cfg.models
         init = torch.eye(L)[0] if self.sequential else torch.full((L,), 1.0 / L)
-        self.mixture = Mixture(members, init.to(self.device))
+        # the vmap/loop choice of "auto" is timed: under autocast the two round differently, so a reduced
+        # precision (and compile) loops over the members, which keeps resume exact
+        vectorize = "auto" if self.precision == "fp32" and not cfg.compile else False
+        self.mixture = Mixture(members, init.to(self.device), vectorize=vectorize)
         self.optimizers = [torch.optim.SGD(m.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                            weight_decay=cfg.weight_decay) for m in members]
         span = cfg.epochs if self.sequential else cfg.total_epochs
@@ -210,8 +215,20 @@ class Trainer:
         return True
 
     # ---------------------------------------------------------------- loop
+    #: draw the batches of an ``ImageDataset`` on the device (:class:`advgame.torch.data_device.DeviceBatches`,
+    #: the same batches bit for bit as the DataLoader); False: the DataLoader (for benchmarks)
+    device_data = True
+
     def _loader(self, dataset, epoch):
         from torch.utils.data import DataLoader, DistributedSampler
+
+        from ..data import ImageDataset
+
+        if self.device_data and isinstance(dataset, ImageDataset):
+            from ..data_device import DeviceBatches
+
+            return DeviceBatches(dataset, self.device, self.cfg.batch_size // self.world, seed=self.cfg.seed,
+                                 epoch=epoch, world=self.world, rank=self.rank)
 
         sampler = DistributedSampler(dataset, num_replicas=self.world, rank=self.rank, shuffle=True,
                                      seed=self.cfg.seed, drop_last=False)
@@ -219,6 +236,10 @@ class Trainer:
         if hasattr(dataset, "set_epoch"):  # the augmentation of this epoch (keyed by seed, epoch, index)
             dataset.set_epoch(epoch)
         return DataLoader(dataset, batch_size=self.cfg.batch_size // self.world, sampler=sampler)
+
+    def _amp(self):
+        """Autocast to the run's precision (a no-op in fp32)."""
+        return autocast(self.precision, self.device)
 
     def _bar(self, loader, desc):
         if not self.progress or self.rank != 0:
@@ -236,14 +257,16 @@ class Trainer:
             self.step += 1
             if L > 1 and self.step % (cfg.t_theta * L + 1) == 0:
                 seed = int(torch.randint(0, 2**62, (1,), generator=self.generators["member"]))
-                res = weight_step(cfg, self.solver, self.mixture, x, y, seed, self.world)
+                with self._amp():
+                    res = weight_step(cfg, self.solver, self.mixture, x, y, seed, self.world)
                 self.last_gap = None if res.gap is None else float(res.gap)
                 continue
             k = int(torch.randint(0, L, (1,), generator=self.generators["member"]))
-            x_adv = adversarial_batch(cfg, self.mixture, x, y, self.generators["attack"], cfg.loss)
             scale = float(L * self.mixture.weights[k]) if cfg.member_weighting == "lambda" else 1.0
-            losses.append(member_step(self.members[k], self.trained[k], self.optimizers[k], x_adv, y, x,
-                                      cfg.loss, cfg.beta, scale=scale))
+            with self._amp():
+                x_adv = adversarial_batch(cfg, self.mixture, x, y, self.generators["attack"], cfg.loss)
+                losses.append(member_step(self.members[k], self.trained[k], self.optimizers[k], x_adv, y, x,
+                                          cfg.loss, cfg.beta, scale=scale, scaler=self.scaler))
             _show_loss(loader, losses)
         with warnings.catch_warnings():  # a member not drawn this epoch has not stepped: harmless
             warnings.filterwarnings("ignore", message=".*lr_scheduler.step.*", category=UserWarning)
@@ -264,20 +287,24 @@ class Trainer:
             for x, y in bar:
                 x, y = x.to(self.device), y.to(self.device)
                 self.step += 1
-                x_adv = adversarial_batch(cfg, single, x, y, self.generators["attack"], "at")
-                losses.append(member_step(member, trained, opt, x_adv, y))
+                with self._amp():
+                    x_adv = adversarial_batch(cfg, single, x, y, self.generators["attack"], "at")
+                    losses.append(member_step(member, trained, opt, x_adv, y, scaler=self.scaler))
                 _show_loss(bar, losses)
         else:
             if self._bat_data is None:  # D~ of this phase, deterministic: rebuilt the same on resume
                 gen = torch.Generator(device=self.device).manual_seed(cfg.seed * 1000 + phase)
                 w = self.mixture.weights[:phase]  # the mixture before the new member: RM20's m_h^q at step i-1
                 prev = Mixture(self.members[:phase], w / w.sum())
-                self._bat_data = adversarial_dataset(cfg, prev, self.data.train, cfg.batch_size, gen, self.device)
+                with self._amp():
+                    self._bat_data = adversarial_dataset(cfg, prev, self.data.train, cfg.batch_size, gen,
+                                                         self.device)
             bar = self._bar(self._loader(self._bat_data, loader_epoch), f"epoch {self.epoch + 1}")
             for x, y in bar:
                 x, y = x.to(self.device), y.to(self.device)
                 self.step += 1
-                losses.append(natural_step(member, trained, opt, x, y))
+                with self._amp():
+                    losses.append(natural_step(member, trained, opt, x, y, scaler=self.scaler))
                 _show_loss(bar, losses)
         self.schedulers[k].step()
         return losses
@@ -297,8 +324,9 @@ class Trainer:
         for x, y in bar:
             x, y = x.to(self.device), y.to(self.device)
             self.step += 1
-            x_adv = barre_batch(cfg, self.current_mixture(), x, y, self.generators["attack"])
-            losses.append(member_step(member, trained, opt, x_adv, y))
+            with self._amp():
+                x_adv = barre_batch(cfg, self.current_mixture(), x, y, self.generators["attack"])
+                losses.append(member_step(member, trained, opt, x_adv, y, scaler=self.scaler))
             _show_loss(bar, losses)
             last = (x, y)
         self.schedulers[k].step()
