@@ -651,7 +651,7 @@ def test_bad_train_arguments_are_one_line_before_training(tmp_path, capsys, monk
 def test_ctrl_c_during_train_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
     from advgame.torch.training import Trainer
 
-    def interrupted(self, max_epochs=None):
+    def interrupted(self, *args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Trainer, "fit", interrupted)
