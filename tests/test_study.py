@@ -126,6 +126,7 @@ def _tiny_dict():
         ({"methods": [{"name": "a", "algo": "at"}, {"name": "a", "algo": "at"}]}, "distinct"),
         ({"methods": [{"name": "a", "algo": "at", "lr": -1}]}, "method 'a' at eps=0.1: lr"),
         ({"methods": [{"name": "a", "algo": "at", "seed": 3}]}, "study-level settings ['seed']"),
+        ({"methods": [{"name": "a", "algo": "at", "epochs": 0}]}, "method 'a' at eps=0.1: epochs"),
         ({"methods": [{"name": "a", "algo": "at", "wings": 3}]}, "['wings']"),
         ({"eval_attacks": 3}, "eval_attacks"),
         ({"eval_attacks": ["nope"]}, "unknown attacks ['nope']"),
@@ -139,6 +140,15 @@ def test_bad_study_files_are_refused_before_training(change, words):
     data = {**_tiny_dict(), **change}
     with pytest.raises(ValueError, match=__import__("re").escape(words)):
         parse_study(data)
+
+
+def test_a_method_may_set_its_own_epochs_and_width():
+    data = {**_tiny_dict(), "methods": [{"name": "AT", "algo": "at"},
+                                        {"name": "AT, same compute", "algo": "at", "epochs": 2},
+                                        {"name": "AT, matched", "algo": "at", "width": 2.0}]}
+    spec = parse_study(data)
+    assert spec.config("AT", 0.1, 0).epochs == 1 and spec.config("AT, same compute", 0.1, 0).epochs == 2
+    assert spec.config("AT, matched", 0.1, 0).width == 2.0
 
 
 def test_unreadable_study_files(tmp_path):

@@ -42,8 +42,12 @@ The file (every key but ``methods`` optional; shown with its default)::
     models = 2
 
 Every name a method or ``[defaults]`` sets is a :class:`~advgame.torch.training.TrainConfig`
-field (``eps``, ``step`` and ``seed`` come from the study); an unknown key is an error that
-names it.
+field (``eps``, ``step`` and ``seed`` come from the study; ``epochs`` too unless the method
+sets it); an unknown key is an error that names it. The fair baselines of a mixture of L
+members trained E epochs each: AT with the member architecture (``algo = "at"``), a
+parameter-matched single model (``algo = "at"``, ``width =
+advgame.torch.models.matched_width(arch, classes, shape, L)``, e.g. 2.0 for digits'
+small-mlp and L = 2), and AT with the same compute (``algo = "at"``, ``epochs = L * E``).
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ __all__ = ["StudySpec", "load_study", "run_study", "paired_bootstrap", "add_stud
 
 _TOP_KEYS = {"name", "dataset", "data_root", "seeds", "eps", "step_ratio", "epochs", "baseline", "workers",
              "threads", "suite", "eval_attacks", "eval_samples", "bootstrap", "defaults", "methods"}
-_FROM_STUDY = {"eps", "step", "seed", "epochs", "dataset"}
+_FROM_STUDY = {"eps", "step", "seed", "dataset"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,8 +102,9 @@ class StudySpec:
         options = dict(self.methods_dict[method])
         if options.get("algo") in ("at", "trades"):
             options.setdefault("models", 1)
-        return TrainConfig(dataset=self.dataset, epochs=self.epochs, eps=float(eps),
-                           step=self.step_ratio * float(eps), seed=int(seed), **options)
+        options.setdefault("epochs", self.epochs)  # a method may set its own (AT for L x E epochs)
+        return TrainConfig(dataset=self.dataset, eps=float(eps), step=self.step_ratio * float(eps), seed=int(seed),
+                           **options)
 
     @property
     def methods_dict(self):

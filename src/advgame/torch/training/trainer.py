@@ -61,7 +61,7 @@ def _extended_state(state, cfg):
 def _show_loss(bar, losses):
     """The running mean of the epoch's training losses in a tqdm bar (nothing without one)."""
     if losses and hasattr(bar, "set_postfix_str"):
-        bar.set_postfix_str(f"loss {float(sum(losses)) / len(losses):.4f}", refresh=False)
+        bar.set_postfix_str(f"loss {float(sum(losses)) / len(losses):.4f}")  # shown at once: batches can be fast
 
 
 class Trainer:
