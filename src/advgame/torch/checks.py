@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from .._validation import check_int, check_real
-from .attacks import APGD, Attack, Square
+from .attacks import APGD, Square
 from .attacks.adapters import FunctionAttack, TorchattacksAttack
 from .mixture import Mixture
 

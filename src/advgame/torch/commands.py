@@ -9,7 +9,6 @@ on stderr, exit status 1); :func:`main` is the stand-alone entry point
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -390,10 +389,7 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_eval(args) -> int:
-    import torch
-
     from .data import load_dataset
-    from .evaluate import evaluate
     from .training import mixture_from_checkpoint
 
     _threads(args.threads)
@@ -413,23 +409,9 @@ def _cmd_eval(args) -> int:
     x, y = _test_tensors(data, args.max_samples)
     attacks = "all" if args.attacks in (None, "all") else [a.strip() for a in args.attacks.split(",") if a.strip()]
     eps = cfg.eps if args.eps is None else args.eps
-    n = x.shape[0]
-
-    def progress(name, done, seconds):
-        print(f"advgame eval: {name}: {done}/{n} examples, {seconds:.1f} s", file=sys.stderr, flush=True)
-
-    report = evaluate(mix, x, y, eps, args.norm, attacks, batch_size=args.batch_size, seed=args.seed,
-                      suite=args.suite, checks=args.checks, keep_adversarials=args.save_adversarials is not None,
-                      progress=progress if args.progress else None)
-    print(f"{args.checkpoint}: {cfg.algo}, {len(mix)} member(s) with positive weight, "
-          f"weights {[round(float(w), 4) for w in mix.weights]} ({args.weights})")
-    print(report.table())
-    for c in report.checks:
-        if not c.passed:
-            print(f"warning: sanity check {c.name} failed: {c.meaning}", file=sys.stderr)
-    if args.save_adversarials is not None:
-        report.save_adversarials(args.save_adversarials)
-        print(f"wrote {args.save_adversarials}")
+    report = _evaluate_and_print(args, mix, x, y, eps, attacks,
+                                 f"{args.checkpoint}: {cfg.algo}, {len(mix)} member(s) with positive weight, "
+                                 f"weights {[round(float(w), 4) for w in mix.weights]} ({args.weights})")
     out = _report_path(args)
     payload = {"checkpoint": os.path.abspath(args.checkpoint), "algo": cfg.algo, "dataset": cfg.dataset,
                "weights_used": args.weights,
@@ -480,7 +462,6 @@ def _extras(args, mix, x, y, eps, out):
 
 def _cmd_eval_external(args, device):
     from .data import load_dataset
-    from .evaluate import evaluate
     from .external import external_mixture
 
     if args.members is None and args.factory is None:
@@ -497,17 +478,9 @@ def _cmd_eval_external(args, device):
                               eps=args.eps, norm=args.norm, seed=args.seed)
     x, y = _test_tensors(data, args.max_samples)
     attacks = "all" if args.attacks in (None, "all") else [a.strip() for a in args.attacks.split(",") if a.strip()]
-    report = evaluate(mix, x, y, args.eps, args.norm, attacks, batch_size=args.batch_size, seed=args.seed,
-                      suite=args.suite, checks=args.checks, keep_adversarials=args.save_adversarials is not None)
-    print(f"{len(w)} member(s) ({', '.join(paths) or args.factory}), weights {[round(v, 4) for v in w]} "
-          f"({args.weights or 'uniform'})")
-    print(report.table())
-    for c in report.checks:
-        if not c.passed:
-            print(f"warning: sanity check {c.name} failed: {c.meaning}", file=sys.stderr)
-    if args.save_adversarials is not None:
-        report.save_adversarials(args.save_adversarials)
-        print(f"wrote {args.save_adversarials}")
+    report = _evaluate_and_print(args, mix, x, y, args.eps, attacks,
+                                 f"{len(w)} member(s) ({', '.join(paths) or args.factory}), weights "
+                                 f"{[round(v, 4) for v in w]} ({args.weights or 'uniform'})")
     out = _report_path(args)
     payload = {"members": paths, "factory": args.factory, "arch": args.arch, "dataset": args.dataset,
                "weights_used": args.weights or "uniform", "weights": w}
@@ -515,6 +488,30 @@ def _cmd_eval_external(args, device):
     report.save_json(out, **payload)
     print(f"wrote {out}")
     return 0
+
+
+def _evaluate_and_print(args, mix, x, y, eps, attacks, header):
+    """``eval``'s evaluation (progress lines on stderr unless --no-progress), its table,
+    the failed sanity checks as warnings, and --save-adversarials; returns the report."""
+    from .evaluate import evaluate
+
+    n = x.shape[0]
+
+    def progress(name, done, seconds):
+        print(f"advgame eval: {name}: {done}/{n} examples, {seconds:.1f} s", file=sys.stderr, flush=True)
+
+    report = evaluate(mix, x, y, eps, args.norm, attacks, batch_size=args.batch_size, seed=args.seed,
+                      suite=args.suite, checks=args.checks, keep_adversarials=args.save_adversarials is not None,
+                      progress=progress if args.progress else None)
+    print(header)
+    print(report.table())
+    for c in report.checks:
+        if not c.passed:
+            print(f"warning: sanity check {c.name} failed: {c.meaning}", file=sys.stderr)
+    if args.save_adversarials is not None:
+        report.save_adversarials(args.save_adversarials)
+        print(f"wrote {args.save_adversarials}")
+    return report
 
 
 def _report_path(args):

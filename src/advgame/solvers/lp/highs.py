@@ -20,7 +20,6 @@ Everything here returns *candidate* strategies; the driver certifies them on the
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
