@@ -10,7 +10,7 @@ CIFAR is read from torchvision's on-disk format (the folders ``cifar-10-batches-
 and ``cifar-100-python`` of the official python archives): nothing is downloaded.  The
 files are pickles, and a pickle can run code, so every file is read by a restricted
 unpickler that accepts numpy arrays, lists, strings and numbers only -- never by
-torchvision's classes (they call ``pickle.load``), whether or not torchvision imports,
+torchvision's classes (they call the general unpickler), whether or not torchvision imports,
 and no file in the folder changes that.  Each file's contents are then checked: uint8
 pixels of shape ``(n, 3072)``, ``n`` integer labels in ``[0, classes)``, the class
 names; anything else is a ``ValueError`` naming the file and what is wrong.

@@ -6,7 +6,7 @@ the checks the trainer, ``--resume`` and ``advgame eval`` run on them:
 - :func:`validate_checkpoint`: the structure and values of a checkpoint, completely,
   before anything is restored from it (a ``ValueError`` naming the file and the entry);
 - :func:`describe_load_error`: one line saying why ``torch.load`` could not read a file
-  (never torch's advice to unpickle it with ``weights_only=False``);
+  (never torch's advice to turn ``weights_only`` off and unpickle it);
 - :func:`load_member_state`: a member's parameters, with a one-line error when they do
   not fit the architecture;
 - :func:`data_fingerprint` / :func:`check_fingerprint`: what data a run trained on;
