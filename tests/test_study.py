@@ -76,7 +76,7 @@ def test_every_cell_is_trained_evaluated_and_reported(tiny_study):
         assert d["ci_low"] <= d["difference"] <= d["ci_high"]
     assert set(data["separation"]) == {"0.1", "0.3"}
     env = data["environment"]
-    assert env["torch"] == torch.__version__ and "torch_threads" in env and env["device"] == "cpu"
+    assert env["torch"] == torch.__version__ and env["torch_threads"] == spec.threads == 1 and env["device"] == "cpu"
     md = (out / "report.md").read_text()
     assert "worst case - AT [95% CI]" in md and "| baseline |" in md
 

@@ -384,11 +384,11 @@ def summarize(spec, results):
     return {"rows": rows, "differences": diffs}
 
 
-def _environment(device):
+def _environment(device, threads):
     import torch
 
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-            "platform": platform.platform(), "device": str(device), "torch_threads": torch.get_num_threads(),
+            "platform": platform.platform(), "device": str(device), "torch_threads": int(threads),
             "cpu_count": os.cpu_count()}
 
 
@@ -515,7 +515,7 @@ def run_study(spec, out, *, device="cpu", workers=None, progress=False, log=prin
                     f"{r['natural']:.4f}, worst case {r['worst']:.4f}")
     numbers = summarize(spec, results)
     separation = _separation(spec)
-    env = _environment(device)
+    env = _environment(device, spec.threads)  # every cell runs with the study's torch threads
     report = {"name": spec.name, "dataset": spec.dataset, "seeds": list(spec.seeds), "eps": list(spec.eps),
               "epochs": spec.epochs, "baseline": spec.baseline, "suite": spec.suite,
               "eval_attacks": list(spec.eval_attacks),
