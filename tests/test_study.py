@@ -205,3 +205,43 @@ def test_a_cell_is_evaluated_with_the_studys_suite(tmp_path):
     assert {"apgd-ce", "apgd-t", "square", "arc", "worst"} <= set(cell["accuracy"])
     assert cell["worst"] <= min(v for k, v in cell["accuracy"].items() if k not in ("natural", "worst")) + 1e-12
     assert report["suite"] == "quick"
+
+
+def test_lp_weights_give_a_second_row_with_the_same_members(tmp_path):
+    text = TINY.replace("seeds = [0, 1]", "seeds = [0]").replace("eps = [0.1, 0.3]", "eps = [0.3]")
+    text += "weights_lp = true\n"  # on the Alg. 2 method (the last table)
+    path = tmp_path / "lp.toml"
+    path.write_text(text)
+    spec = load_study(path)
+    report = run_study(spec, tmp_path / "out", log=lambda *_: None)
+    rows = {r["method"]: r for r in report["rows"]}
+    assert set(rows) == {"AT", "Alg. 2, L = 2", "Alg. 2, L = 2 (LP weights)"}
+    cell = json.loads(next((tmp_path / "out").rglob("Alg*/**/result.json")).read_text())
+    lp = cell["lp"]
+    assert len(lp["weights"]) == 2 and abs(sum(lp["weights"]) - 1) < 1e-5
+    assert rows["Alg. 2, L = 2 (LP weights)"]["worst_mean"] == pytest.approx(lp["worst"])
+    assert rows["Alg. 2, L = 2 (LP weights)"]["weights_mean"] == pytest.approx(lp["weights"])
+    assert rows["Alg. 2, L = 2"]["worst_mean"] == pytest.approx(cell["worst"])
+    assert len(lp["per_example_worst"]) == len(cell["per_example_worst"]) == 40
+    assert np.mean(lp["per_example_worst"]) == pytest.approx(lp["worst"])
+    diffs = {d["method"] for d in report["differences"]}
+    assert "Alg. 2, L = 2 (LP weights)" in diffs
+    assert "Alg. 2, L = 2 (LP weights)" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_method_name_may_not_collide_with_an_lp_row():
+    data = _tiny_dict()
+    data["methods"][1]["weights_lp"] = True
+    data["methods"][0] = {"name": data["methods"][1]["name"] + " (LP weights)", "algo": "at"}
+    with pytest.raises(ValueError, match="distinct"):
+        parse_study(data)
+
+
+def test_skip_broken_is_on_by_default_recorded_and_validated():
+    data = _tiny_dict()
+    assert parse_study(data).skip_broken is True
+    data["skip_broken"] = False
+    assert parse_study(data).skip_broken is False
+    data["skip_broken"] = "no"
+    with pytest.raises(ValueError, match="skip_broken"):
+        parse_study(data)

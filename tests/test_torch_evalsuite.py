@@ -487,3 +487,35 @@ def test_the_new_user_complaints_of_issue_17_are_gone(mix2):
         warnings.simplefilter("ignore", EvaluationWarning)
         r = evaluate_loader(mix, loader, eps=0.1, suite="quick", checks=True)
     assert r.n == 12 and r.suite == "quick" and {c.name for c in r.checks} >= {"large-eps", "square-vs-white-box"}
+
+
+def test_skip_broken_attacks_only_unbroken_points_and_keeps_the_worst_case(mix2):
+    mix, x, y = mix2
+    seen = []
+
+    def recorder(xb, yb):
+        seen.append(xb.clone())
+        return (xb + 0.05).clamp(0, 1)
+
+    attacks = {"pgd": PGD(eps=0.05, alpha=0.02, steps=10, random_start=False),
+               "pgd-small": PGD(eps=0.02, alpha=0.01, steps=5, random_start=False), "plus": recorder}
+    plain = evaluate(mix, x, y, eps=0.05, attacks=attacks, keep_adversarials=True)
+    seen.clear()
+    fast = evaluate(mix, x, y, eps=0.05, attacks=attacks, keep_adversarials=True, skip_broken=True)
+    # the same worst case, per example; the first attack's row is exact
+    torch.testing.assert_close(fast.per_example["worst"], plain.per_example["worst"])
+    torch.testing.assert_close(fast.per_example["pgd"], plain.per_example["pgd"])
+    # later attacks saw only the examples not yet broken, and count the broken ones as 0
+    before = torch.minimum(plain.per_example["natural"], torch.minimum(plain.per_example["pgd"],
+                                                                      plain.per_example["pgd-small"]))
+    alive = before > 0
+    assert 0 < int(alive.sum()) < x.shape[0]  # the case is not trivial
+    assert len(seen) == 1 and seen[0].shape[0] == int(alive.sum())
+    assert torch.equal(seen[0], x[alive])
+    assert bool((fast.per_example["plus"][~alive] == 0).all())
+    torch.testing.assert_close(fast.per_example["plus"][alive], plain.per_example["plus"][alive])
+    # each returned worst-case point gives the reported accuracy
+    acc = mix.expected_accuracy(fast.adversarials, y, reduction="none")
+    torch.testing.assert_close(acc, fast.per_example["worst"])
+    with pytest.raises((TypeError, ValueError), match="skip_broken"):
+        evaluate(mix, x, y, eps=0.05, attacks=attacks, skip_broken="yes")

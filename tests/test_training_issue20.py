@@ -158,3 +158,70 @@ def test_cli_options_and_final_line(tmp_path):
                               text=True).stdout
     for flag in ("--select", "--width", "--weight-oracle", "--member-weighting", "barre"):
         assert flag in helptext
+
+
+def test_eps_warmup_schedule_and_validation():
+    cfg = TrainConfig(algo="at", models=1, epochs=6, eps=0.3, step=0.075, eps_warmup=3)
+    budgets = [cfg.training_budget(e) for e in range(1, 7)]
+    assert budgets[0] == pytest.approx((0.1, 0.025)) and budgets[1] == pytest.approx((0.2, 0.05))
+    assert budgets[2:] == [(0.3, 0.075)] * 4
+    plain = TrainConfig(algo="at", models=1, epochs=2, eps=0.3, step=0.1)
+    assert plain.training_budget(1) == (0.3, 0.1)
+    with pytest.raises(ValueError, match="eps_warmup"):
+        TrainConfig(algo="at", models=1, epochs=2, eps_warmup=3)
+    with pytest.raises(ValueError, match="eps_warmup"):
+        TrainConfig(algo="at", models=1, epochs=2, eps_warmup=-1)
+
+
+@pytest.mark.parametrize("algo, models", [("at", 1), ("mixture", 2), ("barre", 2)])
+def test_eps_warmup_trains_at_the_growing_budget_and_validates_at_eps(digits, monkeypatch, algo, models):
+    import advgame.torch.training.trainer as trainer_module
+
+    seen, validated = [], []
+    for name in ("adversarial_batch", "barre_batch"):
+        original = getattr(trainer_module, name)
+
+        def spy(cfg, *args, _original=original, **kwargs):
+            seen.append((tr.epoch + 1, round(cfg.eps, 6), round(cfg.step, 6)))
+            return _original(cfg, *args, **kwargs)
+
+        monkeypatch.setattr(trainer_module, name, spy)
+    cfg = TrainConfig(algo=algo, models=models, epochs=2, eps=0.2, step=0.05, eps_warmup=2, seed=0, **FAST)
+    tr = Trainer(cfg, digits)
+    original_validate = tr.validate
+
+    def validate(*args, **kwargs):
+        validated.append(tr.cfg.eps)
+        return original_validate(*args, **kwargs)
+
+    tr.validate = validate
+    tr.fit()
+    assert {(e, s) for ep, e, s in seen if ep == 1} == {(0.1, 0.025)}
+    assert {(e, s) for ep, e, s in seen if ep >= 2} == {(0.2, 0.05)}
+    assert validated and set(validated) == {0.2} and tr.cfg.eps == 0.2 and tr.cfg.step == 0.05
+
+
+def test_eps_warmup_on_the_command_line_and_in_the_saved_config(tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "advgame", "train", "--dataset", "digits", "--algo", "at", "--epochs", "2",
+           "--eps-warmup", "1", "--batch-size", "512", "--attack-steps", "1", "--eval-steps", "1",
+           "--eval-samples", "20", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((out / "config.json").read_text())["eps_warmup"] == 1
+    bad = subprocess.run(cmd[:-2] + ["--eps-warmup", "5", "--out", str(tmp_path / "bad")],
+                         capture_output=True, text=True, timeout=600)
+    assert bad.returncode != 0 and "eps_warmup" in bad.stderr
+
+
+def test_a_wider_members_checkpoint_loads(digits, tmp_path):
+    from advgame.torch import mixture_from_checkpoint
+
+    cfg = TrainConfig(algo="at", models=1, epochs=1, width=2.0, seed=0, **FAST)
+    tr = Trainer(cfg, digits, out=tmp_path / "wide")
+    tr.fit()
+    tr.finish()
+    mix, loaded, _ = mixture_from_checkpoint(tmp_path / "wide" / "checkpoint.pt")
+    assert loaded.width == 2.0
+    x = torch.rand(4, *digits.input_shape)
+    assert torch.allclose(mix(x), tr.current_mixture()(x), atol=1e-6)

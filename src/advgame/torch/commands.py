@@ -116,6 +116,9 @@ def add_subcommands(subparsers) -> None:
     t.add_argument("--member-weighting", choices=MEMBER_WEIGHTINGS, default=None,
                    help="Alg. 2's member step: plain, or its loss times L * lambda_k "
                    f"(default: {d['member_weighting']})")
+    t.add_argument("--eps-warmup", type=int, default=None,
+                   help="epochs over which the training eps grows linearly to --eps (validation at full eps; "
+                   f"keeps AT from collapsing at large eps) (default: {d['eps_warmup']})")
     t.add_argument("--weights", choices=("trained", "lp"), default=None,
                    help="lp: also compute the optimal weights of the validation candidate game (exact LP) "
                         "(default: trained)")
@@ -261,7 +264,7 @@ _SETTINGS = ("algo", "dataset", "models", "epochs", "arch", "batch_size", "lr", 
              "milestones", "gamma", "eps", "step", "attack_steps", "random_start", "loss", "beta", "t_theta",
              "t_lambda", "weight_method", "weight_loss", "temperature", "mixture_weight", "eval_steps",
              "eval_samples", "val_size", "augment", "seed", "select", "width", "weight_oracle", "member_weighting",
-             "precision", "channels_last", "compile")
+             "precision", "channels_last", "compile", "eps_warmup")
 
 
 def _given_settings(args) -> dict:

@@ -28,6 +28,7 @@ The file (every key but ``methods`` optional; shown with its default)::
     eval_attacks = []             # attack names added to the suite's (or alone with suite = "")
     eval_samples = 0              # test examples evaluated (0: all)
     bootstrap = 2000              # bootstrap resamples of the paired differences
+    skip_broken = true            # attacks skip examples already at 0 (the same worst case, faster)
 
     [defaults]                    # TrainConfig options for every method
     batch_size = 128
@@ -67,7 +68,7 @@ import numpy as np
 __all__ = ["StudySpec", "load_study", "run_study", "paired_bootstrap", "add_study_command"]
 
 _TOP_KEYS = {"name", "dataset", "data_root", "seeds", "eps", "step_ratio", "epochs", "baseline", "workers",
-             "threads", "suite", "eval_attacks", "eval_samples", "bootstrap", "defaults", "methods"}
+             "threads", "suite", "eval_attacks", "eval_samples", "bootstrap", "skip_broken", "defaults", "methods"}
 _FROM_STUDY = {"eps", "step", "seed", "dataset"}
 
 
@@ -90,6 +91,7 @@ class StudySpec:
     eval_attacks: tuple
     eval_samples: int
     bootstrap: int
+    skip_broken: bool = True
 
     def cells(self):
         """Every (method name, eps, seed), in a fixed order."""
@@ -123,6 +125,12 @@ def _check_list(name, value, kind):
     if len(set(value)) != len(value):
         raise ValueError(f"study file: {name} has repeated values: {value!r}")
     return tuple(value)
+
+
+def _boolean(name, value):
+    if not isinstance(value, bool):
+        raise ValueError(f"study file: {name} must be true or false; got {value!r}")
+    return value
 
 
 def _positive_int(name, value, lo=1):
@@ -164,8 +172,10 @@ def parse_study(data: dict) -> StudySpec:
             opts["milestones"] = tuple(opts["milestones"])
         parsed.append((m["name"].strip(), opts))
     names = [n for n, _ in parsed]
-    if len(set(names)) != len(names):
-        raise ValueError(f"study file: method names must be distinct; got {names}")
+    rows = names + [n + LP_SUFFIX for n, o in parsed if o.get("weights_lp")]
+    if len(set(rows)) != len(rows):
+        raise ValueError(f"study file: method names must be distinct (a method with weights_lp = true also "
+                         f"reports NAME{LP_SUFFIX}); got {rows}")
     baseline = data.get("baseline") or names[0]
     if baseline not in names:
         raise ValueError(f"study file: baseline {baseline!r} is not a method's name ({names})")
@@ -210,6 +220,7 @@ def parse_study(data: dict) -> StudySpec:
         suite=suite or None, eval_attacks=tuple(attacks),
         eval_samples=_positive_int("eval_samples", data.get("eval_samples", 0), lo=0),
         bootstrap=_positive_int("bootstrap", data.get("bootstrap", 2000), lo=100),
+        skip_broken=_boolean("skip_broken", data.get("skip_broken", True)),
     )
     for cell in spec.cells():  # every configuration is valid before anything trains
         try:
@@ -247,8 +258,10 @@ def _cell_dir(out, method, eps, seed):
 
 def _fingerprint(spec, method, eps, seed):
     cfg = spec.config(method, eps, seed).to_dict()
-    key = json.dumps({"config": cfg, "suite": spec.suite, "attacks": spec.eval_attacks, "n": spec.eval_samples},
-                     sort_keys=True, default=str)
+    settings = {"config": cfg, "suite": spec.suite, "attacks": spec.eval_attacks, "n": spec.eval_samples}
+    if spec.skip_broken:  # absent: every attack on every example (as the cells of before the option)
+        settings["skip_broken"] = True
+    key = json.dumps(settings, sort_keys=True, default=str)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -292,7 +305,23 @@ def run_cell(spec, out, method, eps, seed, device="cpu", progress=False):
     x, y = _test_tensors(data, spec.eval_samples)
     extra = list(spec.eval_attacks) if spec.eval_attacks else "all"  # with a suite, "all" adds nothing
     report = evaluate(trainer.current_mixture(), x.to(device), y.to(device), float(eps), "linf",
-                      extra, batch_size=256, seed=seed, suite=spec.suite)
+                      extra, batch_size=256, seed=seed, suite=spec.suite, skip_broken=spec.skip_broken)
+    lp = None
+    if cfg.weights_lp and trainer.weights_lp is not None:  # the same members with the LP's weights
+        from .mixture import Mixture
+
+        w = trainer.weights_lp.to(device)
+        keep = [k for k in range(len(w)) if float(w[k]) > 0] or [0]
+        lp_report = evaluate(Mixture([trainer.members[k] for k in keep], w[keep]), x.to(device), y.to(device),
+                             float(eps), "linf", extra, batch_size=256, seed=seed, suite=spec.suite,
+                             skip_broken=spec.skip_broken)
+        lp = {"weights": [float(v) for v in trainer.weights_lp], "natural": float(lp_report["natural"]),
+              "worst": float(lp_report["worst"]),
+              "accuracy": {k: float(v) for k, v in lp_report.items()},
+              "checks": [{"name": c.name, "passed": bool(c.passed)} for c in getattr(lp_report, "checks", [])],
+              "per_example_worst": [float(v) for v in lp_report.per_example["worst"]],
+              "per_example_natural": [float(v) for v in lp_report.per_example["natural"]],
+              "eval_seconds": float(sum(lp_report.seconds.values()))}
     result = {
         "method": method, "eps": float(eps), "seed": int(seed), "fingerprint": fp,
         "config": cfg.to_dict(), "weights": summary["weights"], "last_gap": summary.get("last_gap"),
@@ -303,7 +332,7 @@ def run_cell(spec, out, method, eps, seed, device="cpu", progress=False):
         "per_example_natural": [float(v) for v in report.per_example["natural"]],
         "history": [{"epoch": r["epoch"], "natural": r["natural"], "robust": r["robust"]} for r in trainer.history],
         "train_seconds": train_seconds, "eval_seconds": float(sum(report.seconds.values())),
-        "wall_seconds": time.perf_counter() - t0,
+        "wall_seconds": time.perf_counter() - t0, "lp": lp,
     }
     with atomic_path(result_path) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
@@ -357,14 +386,38 @@ def paired_bootstrap(a, b, n_boot=2000, seed=0, level=0.95):
     return float(d.mean()), float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
 
 
+LP_SUFFIX = " (LP weights)"
+
+
+def _variants(spec):
+    """The report's rows: ``(row name, method name, lp)``; a method trained with
+    ``weights_lp = true`` gives a second row, its members with the LP weights."""
+    for method, options in spec.methods:
+        yield method, method, False
+        if options.get("weights_lp"):
+            yield method + LP_SUFFIX, method, True
+
+
+def _variant_cells(by, method, lp, eps, seeds):
+    cells = [by[(method, float(eps), s)] for s in seeds]
+    if not lp:
+        return cells
+    out = []
+    for c in cells:
+        if not c.get("lp"):
+            raise ValueError(f"cell {method!r}, eps {eps:g}, seed {c['seed']} has no LP-weights evaluation")
+        out.append({**c, **c["lp"]})  # the LP mixture's accuracies, the cell's training time and history
+    return out
+
+
 def summarize(spec, results):
     """The report's numbers (a JSON-ready dict) from the cells' results."""
     rows, diffs = [], []
     by = {(r["method"], r["eps"], r["seed"]): r for r in results}
     for eps in spec.eps:
         base = [by[(spec.baseline, float(eps), s)] for s in spec.seeds]
-        for method, _ in spec.methods:
-            cells = [by[(method, float(eps), s)] for s in spec.seeds]
+        for method, source, lp in _variants(spec):
+            cells = _variant_cells(by, source, lp, eps, spec.seeds)
             nat = np.array([c["natural"] for c in cells])
             worst = np.array([c["worst"] for c in cells])
             ddof = 1 if len(cells) > 1 else 0
@@ -424,7 +477,8 @@ def _markdown(spec, numbers, separation, env):
              f"l-inf budgets {list(spec.eps)} (training PGD step = {spec.step_ratio:g} x eps); "
              f"evaluation: {_evaluation_text(spec)} "
              f"on {'all' if not spec.eval_samples else spec.eval_samples} test examples; "
-             "accuracies are exact expectations over each mixture, worst case per example over the attacks.", ""]
+             "accuracies are exact expectations over each mixture, worst case per example over the attacks"
+             + (" (each attack run on the examples not yet at 0)" if spec.skip_broken else "") + ".", ""]
     for eps in spec.eps:
         key = f"{float(eps):g}"
         lines += [f"## eps = {key}", ""]
@@ -468,7 +522,7 @@ def _figures(spec, results, numbers, out):
     save_figure(fig, Path(out) / "accuracy_vs_epochs")
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    for method, _ in spec.methods:
+    for method, _, _ in _variants(spec):
         rows = [r for r in numbers["rows"] if r["method"] == method]
         ax.errorbar([r["eps"] for r in rows], [r["worst_mean"] for r in rows], yerr=[r["worst_std"] for r in rows],
                     marker="o", capsize=3, label=method)
@@ -518,7 +572,7 @@ def run_study(spec, out, *, device="cpu", workers=None, progress=False, log=prin
     env = _environment(device, spec.threads)  # every cell runs with the study's torch threads
     report = {"name": spec.name, "dataset": spec.dataset, "seeds": list(spec.seeds), "eps": list(spec.eps),
               "epochs": spec.epochs, "baseline": spec.baseline, "suite": spec.suite,
-              "eval_attacks": list(spec.eval_attacks),
+              "eval_attacks": list(spec.eval_attacks), "skip_broken": spec.skip_broken,
               **numbers, "separation": separation, "environment": env,
               "seconds": time.perf_counter() - t0}
     with atomic_path(out / "report.json") as tmp:

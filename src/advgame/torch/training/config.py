@@ -128,6 +128,15 @@ class TrainConfig:
     compile : bool
         ``torch.compile`` the members' forward (off by default; it pays on a GPU for
         runs long enough to amortize the compilation, about a minute per precision).
+    eps_warmup : int
+        Epochs over which the training budget grows linearly to ``eps`` (0: none, the
+        default): epoch ``j <= eps_warmup`` of the run trains at ``eps * j / eps_warmup``
+        with the step in proportion (:meth:`training_budget`), the weight steps too;
+        validation and best-epoch selection always use the full ``eps``.  The warm-up
+        lies in the first member's epochs (at most ``epochs``): the models trained from
+        scratch (AT, TRADES, Alg. 2's members, BAT's and BARRE's first member).  It keeps
+        adversarial training from collapsing to a constant classifier where the budget is
+        large (digits at eps 0.3, docs/studies.md).
     """
 
     algo: str = "mixture"
@@ -166,6 +175,7 @@ class TrainConfig:
     precision: str | None = None
     channels_last: bool | None = None
     compile: bool = False
+    eps_warmup: int = 0
 
     def __post_init__(self):
         check_choice("algo", self.algo, ALGOS)
@@ -229,6 +239,19 @@ class TrainConfig:
         if self.channels_last is not None:
             self.channels_last = check_bool("channels_last", self.channels_last)
         self.compile = check_bool("compile", self.compile)
+        self.eps_warmup = check_int("eps_warmup", self.eps_warmup, 0)
+        if self.eps_warmup > self.epochs:
+            raise ValueError(f"eps_warmup must be at most epochs ({self.epochs}): the warm-up is part of the "
+                             f"first member's epochs; got {self.eps_warmup}")
+
+    def training_budget(self, epoch: int) -> tuple:
+        """``(eps, step)`` of the training attacks in ``epoch`` (1-based, of the whole run):
+        ``eps * min(1, epoch / eps_warmup)`` and the step in proportion during the warm-up,
+        the full budget afterwards (validation always uses the full ``eps``)."""
+        if self.eps_warmup == 0 or epoch >= self.eps_warmup:
+            return self.eps, self.step
+        f = max(int(epoch), 1) / self.eps_warmup
+        return self.eps * f, self.step * f
 
     @property
     def total_epochs(self) -> int:

@@ -82,7 +82,7 @@ def mixture_from_checkpoint(path, device="cpu", weights="trained"):
         w = state["weights_lp"]
     members = []
     for k, s in enumerate(state["members"]):
-        m = build_model(cfg.arch, state["num_classes"], tuple(state["input_shape"]))
+        m = build_model(cfg.arch, state["num_classes"], tuple(state["input_shape"]), width=cfg.width)
         load_member_state(m, s, k, cfg.arch, f"checkpoint {str(path)!r}")
         members.append(m.to(device).eval())
     keep = [k for k in range(len(members)) if float(w[k]) > 0] or [0]

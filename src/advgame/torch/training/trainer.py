@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -369,6 +370,21 @@ class Trainer:
                        seed=cfg.seed + 104729 * epoch)
         return float(rep["natural"]), float(rep["pgd"])
 
+    @contextlib.contextmanager
+    def _training_budget(self, epoch):
+        """The epoch's training attacks (and weight steps) see ``config.training_budget(epoch)``
+        (the eps warm-up); the full config is back for validation and checkpoints."""
+        cfg = self.cfg
+        eps, step = cfg.training_budget(epoch)
+        if (eps, step) == (cfg.eps, cfg.step):
+            yield
+            return
+        self.cfg = dataclasses.replace(cfg, eps=eps, step=step)
+        try:
+            yield
+        finally:
+            self.cfg = cfg
+
     def fit(self, max_epochs=None, on_epoch=None):
         """Train until ``config.total_epochs`` (or ``max_epochs`` more epochs of this call).
 
@@ -395,7 +411,7 @@ class Trainer:
             t0 = time.perf_counter()
             phase = self.epoch // cfg.epochs if self.sequential else None
             lr = float(self.optimizers[phase or 0].param_groups[0]["lr"])  # the rate this epoch trains at
-            with diverged_as_error(self, lr):  # a check that trips on NaN members mid-epoch: a divergence
+            with diverged_as_error(self, lr), self._training_budget(self.epoch + 1):  # NaN mid-epoch: diverged
                 if cfg.algo == "bat":
                     losses = self._epoch_bat(phase, self.epoch)
                 elif cfg.algo == "barre":
