@@ -75,6 +75,10 @@ def test_every_cell_is_trained_evaluated_and_reported(tiny_study):
     for d in data["differences"]:
         assert d["ci_low"] <= d["difference"] <= d["ci_high"]
     assert set(data["separation"]) == {"0.1", "0.3"}
+    for sep in data["separation"].values():  # the binary subproblems' optimal-transport bound, printed
+        assert 0 <= sep["risk_lower_bound"] <= 1 and len(sep["pairwise_risk"]) >= 1
+        assert "optimal adversarial risk >=" in sep["summary"]
+    assert data["separation"]["0.3"]["risk_lower_bound"] >= data["separation"]["0.1"]["risk_lower_bound"]
     env = data["environment"]
     assert env["torch"] == torch.__version__ and env["torch_threads"] == spec.threads == 1 and env["device"] == "cpu"
     md = (out / "report.md").read_text()
