@@ -32,6 +32,7 @@ from .cvxpy_lp import installed_solvers, solve_cvxpy
 from ...adversary import SparseAdversary
 from .highs import lp_scale, solve_merged, solve_rows, sparse_adversary_from_duals
 from .cuts import solve_cuts
+from .device import DeviceView, device_view
 from .pruning import MAX_PACKED_BITS, merge_samples, scan_binary
 from ..driver import progress_bar
 
@@ -89,7 +90,8 @@ def _reduce_binary(view, w, active):
     """Prune and merge a 0/1 game: the merged LP's data (see :func:`.highs.solve_merged`),
     or None when the game is not 0/1 (found in the same streamed pass that packs it)."""
     N, m, L = view.shape
-    rows = scan_binary(view)  # compiled fused pass where numba is available, else numpy
+    # compiled fused pass where numba is available, else numpy; a torch game's device scan
+    rows = view.scan_binary() if isinstance(view, DeviceView) else scan_binary(view)
     if rows is None:
         return None
     ui, uc, ujs = rows
@@ -186,12 +188,14 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
     verbose = check_bool("verbose", verbose)
     tol, max_iter, time_limit, cvxpy_solver, init = _check_options(
         gview, solver, strategy, tol, max_iter, max_rounds, time_limit, cvxpy_solver, init)
-    view = gview.to_numpy()
+    view = device_view(gview, solver)  # a torch game's evaluations on its device, else the numpy view
     N, m, L = view.shape
     w = view.sample_weights_float64
     active = w > 0
     scale = lp_scale(view.max_loss)
     info = {"solver": solver}
+    if isinstance(view, DeviceView):
+        info["device"] = str(view.device)
     rows_total = int(N * m if view.mask_numpy is None else view.mask_numpy.sum())
     start = np.full(L, 1.0 / L) if init is None else init
 
