@@ -9,12 +9,14 @@ torch operations, and return numpy arrays of ``N`` or ``R x L`` entries:
 * **0/1 reduction** (:meth:`DeviceView.scan_binary`), block by block over samples (about
   ``block_entries`` losses each, so the scratch memory is bounded): the 0/1 check (every
   loss 0 or ``max_loss``), each attack's code :math:`\sum_k [\ell_{ijk} > 0]\, 2^k` (an
-  int64, :math:`L \le 62`), masked attacks dropped, and each sample's distinct codes with
-  the first attack carrying each (a stable sort of the block's ``(c, m)`` codes along the
-  attacks: a segmented sort, so no combined ``(sample, code)`` key and no limit on ``c``);
-  only those distinct ``(sample, code, attack)`` triples go to the host, where today's
-  dominance pruning (:func:`~advgame.solvers.lp.pruning.prune_codes`), merging and HiGHS
-  model (:func:`~advgame.solvers.lp.highs.solve_merged`) finish.
+  int64, :math:`L \le 62`; above, the driver's constraint generation), masked attacks
+  dropped, each sample's distinct codes with the first attack carrying each (a
+  ``(sample, code)`` table of the block for :math:`2^L \le 4m`, else a sort of each
+  sample's ``(code, attack)`` keys), and the dominance test among each sample's distinct
+  codes (pairwise, as :func:`~advgame.solvers.lp.pruning.prune_codes`); only the kept
+  ``(sample, code, attack)`` triples go to the host, where today's merging
+  (:func:`~advgame.solvers.lp.pruning.merge_samples`) and HiGHS model
+  (:func:`~advgame.solvers.lp.highs.solve_merged`) finish.
 * **float64 passes** (:meth:`DeviceView.risk_and_best_response_float64`, the
   certificate): each block converted to float64 on the device, :math:`\lambda^\top \ell`
   in float64, each sample's max and first argmax; the ``(N,)`` results go to the host.
@@ -44,7 +46,7 @@ import os
 
 import numpy as np
 
-from .pruning import MAX_PACKED_BITS, LossBlock, _is_power_of_two, prune_codes
+from .pruning import MAX_PACKED_BITS, _is_power_of_two
 
 __all__ = ["DeviceView", "use_device_path", "device_view", "BLOCK_ENTRIES_CPU", "BLOCK_ENTRIES_DEVICE"]
 
@@ -256,19 +258,26 @@ class DeviceView:
         r, q = new.nonzero(as_tuple=True)
         return t.stack([r + a, cd[r, q], att[r, q]])
 
-    def distinct_codes(self):
-        """Each sample's distinct 0/1 codes, computed on the device block by block.
+    def distinct_codes(self, undominated=False):
+        r"""Each sample's distinct 0/1 codes, computed on the device block by block.
 
         Per block of samples: the 0/1 check, the codes (:meth:`_codes`), and the distinct
         ``(sample, code)`` pairs with the first valid attack of each (a ``(sample, code)``
         table of the block when :math:`2^L \le 4m`, else a sort of each sample's
         ``(code, attack)`` keys); only those pairs cross to the host.
 
+        Parameters
+        ----------
+        undominated : bool
+            Keep only the codes with no strict superset in their sample
+            (:meth:`_undominated`, in the same block).
+
         Returns
         -------
         (samples, codes, attacks) int64 numpy arrays sorted by sample then code (the first
         valid attack carrying each code), what :func:`~advgame.solvers.lp.pruning.binary_rows`
-        returns; or None when some valid loss is neither 0 nor ``max_loss`` (the scan stops
+        returns (with ``undominated``: what :func:`~advgame.solvers.lp.pruning.prune_codes`
+        keeps of it); or None when some valid loss is neither 0 nor ``max_loss`` (the scan stops
         at the first such block).
         """
         t = self._torch
@@ -284,19 +293,39 @@ class DeviceView:
             if hi != 0 and bool(((X != 0) & (X != hi)).any()):  # masked entries hold 0: only valid ones fail
                 return None
             codes = self._codes(X, hi) if hi != 0 else t.zeros(X.shape[1:], dtype=t.int64, device=self.device)
-            parts.append(self._distinct(codes, None if mask is None else mask[a:b], a))
+            trip = self._distinct(codes, None if mask is None else mask[a:b], a)
+            parts.append(self._undominated(trip, a, b - a) if undominated else trip)
         out = t.cat(parts, dim=1).cpu().numpy()
         return out[0].copy(), out[1].copy(), out[2].copy()
 
+    def _undominated(self, trip, a, c):
+        """The triples of ``trip`` (a block's distinct pairs, sorted by sample then code) whose
+        code has no strict superset among its sample's codes: the pairwise test of
+        :func:`~advgame.solvers.lp.pruning.prune_codes` on a ``(c, S)`` padding of each
+        sample's codes, in chunks of samples of about ``block_entries`` tests."""
+        t = self._torch
+        r = trip[0] - a
+        counts = t.bincount(r, minlength=c)
+        S = int(counts.max())
+        if S <= 1:
+            return trip
+        starts = t.cumsum(counts, 0) - counts
+        pos = t.arange(r.numel(), device=self.device) - starts[r]
+        P = t.full((c, S), -1, dtype=t.int64, device=self.device)
+        P[r, pos] = trip[1]
+        dominated = t.zeros((c, S), dtype=t.bool, device=self.device)
+        step = max(1, (self.block_entries // 4) // (S * S))  # int64 temporaries
+        for u in range(0, c, step):
+            A = P[u : u + step, :, None]
+            B = P[u : u + step, None, :]
+            dominated[u : u + step] = (((A & ~B) == 0) & (A != B) & (B >= 0)).any(dim=2)
+        return trip[:, ~dominated[r, pos]]
+
     def scan_binary(self):
         """What :func:`~advgame.solvers.lp.pruning.scan_binary` returns: each sample's
-        undominated distinct codes ``(samples, codes, attacks)``, or None for a game that is
-        not 0/1.  The distinct codes come from the device (:meth:`distinct_codes`); the
-        dominance pruning runs on the host on them (:func:`~advgame.solvers.lp.pruning.prune_codes`)."""
-        rows = self.distinct_codes()
-        if rows is None:
-            return None
-        L, N, m = (int(s) for s in self._F.shape)
-        shape_only = LossBlock(np.broadcast_to(np.float32(0), (L, N, m)), self.max_loss)  # prune reads its shape
-        ui, uc, uj, _ = prune_codes(shape_only, rows)
-        return ui, uc, uj
+        undominated distinct codes ``(samples, codes, attacks)`` as int64 numpy arrays sorted
+        by sample then code, or None for a game that is not 0/1.  Per block of samples on the
+        device: the distinct codes (:meth:`distinct_codes`), then the dominance test among
+        each sample's distinct codes; only the kept triples cross to the host."""
+        out = self.distinct_codes(undominated=True)
+        return out

@@ -125,8 +125,16 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
     Parameters
     ----------
     game : Game
-        numpy or torch; a torch game is solved on the CPU and the result returned as
-        tensors on its device and dtype.
+        numpy or torch; the result of a torch game is returned as tensors on its device
+        and dtype.  A torch game off the CPU (CUDA) keeps its tensor there
+        (:mod:`advgame.solvers.lp.device`): the 0/1 check, bit codes, distinct and
+        undominated codes of each sample, the float64 certificate and the best-response
+        passes of constraint generation run on the device in torch ops, block by block
+        over samples, and only the kept codes, ``(N,)`` maxima and argmaxes and the LP's
+        rows go to the host (HiGHS runs there); the answer is the host path's (the same
+        pruned LP; float64 passes rounded as a float64 dot product).  A torch game on the
+        CPU takes the host path (a zero-copy numpy view, faster there);
+        ``ADVGAME_LP_DEVICE=1``/``0`` in the environment forces the device/host path.
     solver : {"highs", "cvxpy"}
         ``"highs"`` (default): HiGHS (dual simplex, through highspy) on a reduced LP.
         ``"cvxpy"``: the plain full LP through cvxpy, an independent cross-check.
