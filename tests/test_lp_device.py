@@ -90,6 +90,21 @@ def test_sigmoid_cuts_equal(monkeypatch, compiled_host):
     _assert_same(_solve(game, "0", monkeypatch, strategy="cuts"), _solve(game, "1", monkeypatch, strategy="cuts"))
 
 
+def test_float32_cuts_certified_alike(monkeypatch, compiled_host):
+    """Aggregated cuts on a float32 game search with passes in the stored dtype, which torch
+    and numpy round differently (summation order): the rounds may differ, never the
+    guarantee: both optimal, values within the tolerance, each certificate valid."""
+    X, mask, sw = _arrays(150, 20, 8, "sigmoid", seed=9, weighted=True)
+    game = _torch_game(X, mask, sw, torch.float32)
+    r_host = _solve(game, "0", monkeypatch, strategy="cuts")
+    r_dev = _solve(game, "1", monkeypatch, strategy="cuts")
+    tol = 8 * torch.finfo(torch.float32).eps * game.view().max_loss  # the default tol of a float32 game
+    assert r_host.status == r_dev.status == advgame.result.OPTIMAL
+    assert abs(r_dev.value - r_host.value) <= tol and r_dev.gap <= tol
+    assert float(game.risk(r_dev.weights)) <= r_dev.value
+    assert r_dev.lower_bound <= r_host.value and r_host.lower_bound <= r_dev.value  # weak duality across
+
+
 def test_blocks_smaller_than_n(monkeypatch, compiled_host):
     """Blocks of a few samples (the last one short): the same scan and the same solve."""
     X, mask, sw = _arrays(53, 9, 7, "01", seed=3, masked=True, weighted=True)

@@ -50,8 +50,10 @@ from .pruning import MAX_PACKED_BITS, _is_power_of_two
 
 __all__ = ["DeviceView", "use_device_path", "device_view", "BLOCK_ENTRIES_CPU", "BLOCK_ENTRIES_DEVICE"]
 
-#: Losses per block of samples on the CPU (the float64 block stays in cache, as the host path's).
-BLOCK_ENTRIES_CPU = 1 << 20
+#: Losses per block of samples on the CPU (where the path runs when forced): few blocks, since
+#: each torch operation is a parallel region (measured at N = 10^4 under load: the 0/1 scan
+#: 9-32 passes with 2^22, 11-48 with 2^20; ``benchmarks/bench_lp_device.py``).
+BLOCK_ENTRIES_CPU = 1 << 22
 #: Losses per block of samples on an accelerator (scratch of a few hundred MB: few launches).
 BLOCK_ENTRIES_DEVICE = 1 << 25
 
