@@ -175,6 +175,20 @@ def test_float64_pass_matches_host():
     np.testing.assert_array_equal(js, js0)
     R2, mx2, none = dev.DeviceView(game.view()).risk_and_best_response_float64(lam, argmax=False)
     assert none is None and R2 == R and np.array_equal(mx2, mx)
+    # rows and an adversary's losses: the host view's
+    view, host = dev.DeviceView(game.view()), game.view().to_numpy()
+    i, j = np.array([3, 0, 39, 3]), np.array([14, 2, 0, 14])
+    np.testing.assert_array_equal(view.rows(i, j), host.rows(i, j))
+    assert view.rows(i, j).dtype == np.float64 and view.rows(i, j).flags.c_contiguous
+    Q = np.zeros((40, 15))
+    Q[np.arange(40), js] = 0.5
+    Q[np.arange(40), np.argmax(mask, axis=1)] += 0.5
+    from advgame.adversary import SparseAdversary
+
+    sq = SparseAdversary(*np.nonzero(Q), Q[np.nonzero(Q)], Q.shape)
+    for a, sup in ((Q, None), (Q, np.flatnonzero(Q)), (sq, None)):
+        np.testing.assert_allclose(view.classifier_losses_float64(a, sup), host.classifier_losses_float64(a, sup),
+                                   rtol=1e-15, atol=0)
     # the stored-dtype pass (what aggregated cuts search with) is the game's own
     R3, mx3, js3 = dev.DeviceView(game.view()).risk_and_best_response(lam)
     assert R3 == pytest.approx(float(game.risk(lam)), rel=1e-6) and isinstance(js3, np.ndarray)
@@ -182,28 +196,33 @@ def test_float64_pass_matches_host():
 
 
 def test_tensor_never_crosses_to_the_host(monkeypatch):
-    """0/1 and sigmoid games: no numpy copy of the game and no float64 host copy of more than
-    the rows the LP and the certificate need (the full tensor is 60 * 12 * 5 = 3600 losses)."""
-    from advgame.backend.torch_backend import TorchBackend
+    """0/1 and sigmoid games: no numpy copy of the game, and every tensor that becomes a numpy
+    array (``Tensor.numpy``, what every host copy ends in) is far smaller than the loss
+    tensor (60 * 12 * 8 = 5760 losses): kept codes, ``(N,)`` passes, the LP's rows."""
     from advgame.game.core import Game
 
     def no_copy(self):
         raise AssertionError("Game.to_numpy called on the device path")
 
-    largest = []
-    host_float64 = TorchBackend.host_float64
+    sizes = []
+    to_numpy = torch.Tensor.numpy
 
-    def spy(self, x):
-        largest.append(int(x.numel()))
-        return host_float64(self, x)
+    def spy(self, *args, **kwargs):
+        sizes.append(int(self.numel()))
+        return to_numpy(self, *args, **kwargs)
 
     monkeypatch.setattr(Game, "to_numpy", no_copy)
-    monkeypatch.setattr(TorchBackend, "host_float64", spy)
     for kind in ("01", "sigmoid"):
-        X, mask, sw = _arrays(60, 12, 5, kind, seed=6, weighted=True)
-        res = _solve(_torch_game(X, mask, sw, torch.float32), "1", monkeypatch)
+        X, mask, sw = _arrays(60, 12, 8, kind, seed=6, weighted=True)
+        game = _torch_game(X, mask, sw, torch.float32)
+        monkeypatch.setattr(torch.Tensor, "numpy", spy)
+        res = _solve(game, "1", monkeypatch)
+        monkeypatch.setattr(torch.Tensor, "numpy", to_numpy)
         assert res.status == advgame.result.OPTIMAL and res.info["device"] == "cpu"
-        assert max(largest) <= 60 * 5 * 2  # rows of at most two attacks per sample, never the tensor
+        assert sizes and max(sizes) <= 5760 // 4, (kind, max(sizes))
+        sizes.clear()
+    with pytest.raises(AssertionError, match="Game.to_numpy called"):  # the spy does catch the host path
+        _solve(game, "0", monkeypatch)
 
 
 def test_path_choice(monkeypatch):
@@ -220,6 +239,12 @@ def test_path_choice(monkeypatch):
     assert isinstance(dev.device_view(tview), dev.DeviceView)
     monkeypatch.setenv("ADVGAME_LP_DEVICE", "off")
     assert not dev.use_device_path(tview)
+    monkeypatch.setenv("ADVGAME_LP_DEVICE", "auto")
+    assert not dev.use_device_path(tview)
+    monkeypatch.setenv("ADVGAME_LP_DEVICE", "gpu")
+    with pytest.raises(ValueError, match="ADVGAME_LP_DEVICE must be 1/on .* got 'gpu'"):
+        advgame.solve(_torch_game(X, None, None, torch.float32), method="lp")
+    assert advgame.solve(advgame.Game(X), method="lp").status == "optimal"  # numpy games never read it
 
 
 def test_device_view_errors():

@@ -18,8 +18,10 @@ torch operations, and return numpy arrays of ``N`` or ``R x L`` entries:
   (:func:`~advgame.solvers.lp.pruning.merge_samples`) and HiGHS model
   (:func:`~advgame.solvers.lp.highs.solve_merged`) finish.
 * **float64 passes** (:meth:`DeviceView.risk_and_best_response_float64`, the
-  certificate): each block converted to float64 on the device, :math:`\lambda^\top \ell`
-  in float64, each sample's max and first argmax; the ``(N,)`` results go to the host.
+  certificate): per block, :math:`\lambda^\top \ell` accumulated in float64 on the
+  device classifier by classifier (a multiply-add each, converting on the fly: the order
+  of the compiled host pass :func:`advgame._kernels.risk_br64`), each sample's max and
+  first argmax; the ``(N,)`` results go to the host.
   The certificate stays independent of the reductions: it reads the user's tensor and
   the returned weights; the adversary's losses read only its support's rows.
 * **stored-dtype passes** (:meth:`DeviceView.risk_and_best_response`): what constraint
@@ -29,8 +31,12 @@ torch operations, and return numpy arrays of ``N`` or ``R x L`` entries:
 
 So for a 0/1 game the tensor never crosses to the host (the mask, ``N x m`` booleans, is
 read once for the count of valid rows); for a real-valued game each round moves ``O(N)``.
-The results equal the numpy path's: the same codes, rows and LP, so the same weights, and
-a float64 certificate that differs only by the rounding of a float64 dot product.
+The results equal the host path's: the same codes, rows and LP, so the same weights, and
+float64 passes rounded as the compiled host pass rounds them (on the CPU the same maxima
+bit for bit, so constraint generation breaks ties alike and takes the same rounds); on
+another device as a float64 multiply-add there rounds.  Aggregated cuts on float32 games
+search with passes in the stored dtype, whose summation order torch and numpy choose
+differently: their rounds may differ, their certificate is the same rule.
 
 Which games use it (:func:`use_device_path`): torch games off the CPU; torch games on
 the CPU stay on the host path (a zero-copy numpy view and the compiled kernels of
@@ -62,15 +68,20 @@ def use_device_path(gview, solver="highs") -> bool:
     """True when ``solve_lp`` should run ``gview``'s game through :class:`DeviceView`.
 
     The HiGHS solver on a torch game off the CPU, unless ``ADVGAME_LP_DEVICE`` says
-    otherwise (``1``/``on``: every torch game, CPU included; ``0``/``off``: none).
+    otherwise (``1``/``on``: every torch game, CPU included; ``0``/``off``: none;
+    ``auto`` or unset: the default; anything else is a ValueError).
     """
     if solver != "highs" or gview.nx.name != "torch":
         return False
-    env = os.environ.get("ADVGAME_LP_DEVICE", "").strip().lower()
+    raw = os.environ.get("ADVGAME_LP_DEVICE", "")
+    env = raw.strip().lower()
     if env in ("0", "false", "no", "off"):
         return False
     if env in ("1", "true", "yes", "on"):
         return True
+    if env not in ("", "auto"):
+        raise ValueError(f"ADVGAME_LP_DEVICE must be 1/on (every torch game on its device), 0/off (none) or "
+                         f"auto/unset (torch games off the CPU); got {raw!r}")
     return gview.losses.device.type != "cpu"
 
 
@@ -191,11 +202,24 @@ class DeviceView:
     def rows(self, samples, attacks):
         """``(R, L)`` float64 numpy rows ``losses[samples[r], attacks[r], :]`` (gathered on the
         device: only these rows cross)."""
-        return self._g.rows(np.asarray(samples, dtype=np.int64), np.asarray(attacks, dtype=np.int64))
+        t = self._torch
+        i = t.as_tensor(np.asarray(samples, dtype=np.int64), device=self.device)
+        j = t.as_tensor(np.asarray(attacks, dtype=np.int64), device=self.device)
+        return np.ascontiguousarray(self._F[:, i, j].to(t.float64).T.cpu().numpy())
 
     def classifier_losses_float64(self, adversary, support=None):
-        """As :meth:`GameView.classifier_losses_float64` (reads the adversary's support's rows)."""
-        return self._g.classifier_losses_float64(adversary, support)
+        """As :meth:`GameView.classifier_losses_float64`: the ``(L,)`` float64 losses of an
+        adversary (a :class:`~advgame.adversary.SparseAdversary` or an ``(N, m)`` array),
+        from the rows of its support only."""
+        w64 = self._g.sample_weights_float64
+        if hasattr(adversary, "probabilities"):  # a SparseAdversary: its own support
+            i, j = adversary.samples, adversary.attacks
+            return (adversary.probabilities * w64[i]) @ self.rows(i, j)
+        Q = np.asarray(adversary, dtype=np.float64)
+        m = Q.shape[1]
+        flat = np.flatnonzero(Q) if support is None else np.unique(np.asarray(support, dtype=np.int64))
+        ii, jj = flat // m, flat % m
+        return (Q.reshape(-1)[flat] * w64[ii]) @ self.rows(ii, jj)
 
     def certificate(self, weights, adversary, support=None):
         """``(value, adversary_losses)`` as :meth:`GameView.certificate`, the float64 pass
