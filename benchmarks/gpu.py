@@ -323,7 +323,7 @@ def lp_cases(args, device):
         del losses
         L = game.n_classifiers
         lam = torch.full((L,), 1.0 / L, dtype=game.dtype, device=device)
-        box = {}
+        box, view = {}, None
         fns = [lambda: game.risk(lam),
                lambda: box.__setitem__("device", solve(game, "1")),
                lambda: box.__setitem__("host", solve(game, "0"))]
@@ -344,7 +344,7 @@ def lp_cases(args, device):
             if key in row:
                 row[key[:-2] + "_x_pass"] = row[key] / row["pass_s"]
         out[loss] = row
-        del game, fns
+        game = view = fns = box = rd = rh = None  # the device memory freed before the next game
     return out
 
 
