@@ -23,7 +23,13 @@ for a device the table does not know; none on a CPU).  Then, in fp32 eager mode:
   against one ``torch.func.vmap`` call (``Mixture(vectorize=False/True)``);
 * ``solvers``: the time of one iteration of the entropic and oracle solvers on an
   ``N x m x L`` float32 game (10^5 x 10^3 x 10, 4 GB) as a fraction of one pass over
-  the tensor (a measured ``sum`` and the device's nominal memory bandwidth).
+  the tensor (a measured ``sum`` and the device's nominal memory bandwidth);
+* ``lp``: the exact solver on the MNE21-like game of ``benchmarks/bench_scale.py``
+  (``--lp-n`` samples, m = 1000, L = 10, 0/1 and sigmoid losses, stored on the device):
+  its device path (issue 21 item 6: 0/1 scan, float64 certificate and best-response
+  passes in torch ops on the device) against the host path (the tensor copied to the
+  host), each as a multiple of one device pass, with the 0/1 scan and the float64 pass
+  alone.
 
 Compiled cases come last and are skipped (and said so) once ``--budget-s`` is spent, so
 the whole script stays under 8 minutes on one GPU.  Writes ``--json`` and a Markdown
@@ -282,6 +288,66 @@ def solver_cases(args, device, peaks):
     return out
 
 
+def lp_cases(args, device):
+    """The exact solver (``method="lp"``) on a game stored on ``device``: its device path
+    (:mod:`advgame.solvers.lp.device`, the default for a CUDA game) against the host path
+    (``ADVGAME_LP_DEVICE=0``: the tensor copied to the host, today's numpy/compiled path),
+    each as a multiple of one device pass (``game.risk``); for 0/1 losses also the device
+    0/1 scan and float64 certificate pass alone.  MNE21-like instance of
+    ``benchmarks/bench_scale.py`` (m = 1000 attacks, L = 10, float32), ``--lp-n`` samples."""
+    import numpy as np
+
+    import advgame
+    from advgame.solvers.lp.device import DeviceView
+    from bench_scale import build_losses
+
+    def solve(game, path):
+        old = os.environ.get("ADVGAME_LP_DEVICE")
+        os.environ["ADVGAME_LP_DEVICE"] = path
+        try:
+            return advgame.solve(game, method="lp")
+        finally:
+            if old is None:
+                del os.environ["ADVGAME_LP_DEVICE"]
+            else:
+                os.environ["ADVGAME_LP_DEVICE"] = old
+
+    repeat = max(1, min(3, args.repeats))
+    out = {"N": args.lp_n, "repeat": repeat}
+    advgame.solve(advgame.examples.random_game(seed=0))  # imports (HiGHS) outside the timings
+    for loss in ("01", "sigmoid"):
+        F = build_losses(args.lp_n, loss)  # (L, N, m) float32 on the host
+        losses = torch.from_numpy(np.ascontiguousarray(np.moveaxis(F, 0, 2))).to(device)
+        del F
+        game = advgame.Game(losses, bound=1.0)
+        del losses
+        L = game.n_classifiers
+        lam = torch.full((L,), 1.0 / L, dtype=game.dtype, device=device)
+        box, view = {}, None
+        fns = [lambda: game.risk(lam),
+               lambda: box.__setitem__("device", solve(game, "1")),
+               lambda: box.__setitem__("host", solve(game, "0"))]
+        names = ["pass_s", "device_solve_s", "host_solve_s"]
+        if loss == "01":
+            view = DeviceView(game.view())
+            lam64 = np.full(L, 1.0 / L)
+            fns += [view.scan_binary, lambda: view.risk_and_best_response_float64(lam64, argmax=False)]
+            names += ["device_scan_s", "device_float64_pass_s"]
+        times = _timing.median_times(fns, repeat=repeat, warmup=1, device=device)
+        row = dict(zip(names, times))
+        rd, rh = box["device"], box["host"]
+        row.update(device_x_pass=row["device_solve_s"] / row["pass_s"], host_x_pass=row["host_solve_s"] / row["pass_s"],
+                   device_over_host=row["device_solve_s"] / row["host_solve_s"], strategy=rd.info.get("strategy"),
+                   path=rd.info.get("device"), status=[rd.status, rh.status], value_diff=abs(rd.value - rh.value),
+                   weights_diff=float((rd.weights - rh.weights).abs().max()), gap=rd.gap)
+        for key in ("device_scan_s", "device_float64_pass_s"):
+            if key in row:
+                row[key[:-2] + "_x_pass"] = row[key] / row["pass_s"]
+        out[loss] = row
+        game = view = fns = box = rd = rh = None  # the device memory freed before the next game
+    return out
+
+
 def table(result):
     """The Markdown table of a result."""
     lines = ["| case | precision | compile | images/s | epoch (s) | TFLOP/s | MFU | Alg.2/(L x AT) |",
@@ -312,6 +378,17 @@ def table(result):
             lines.append(f"| {method} | {s['iteration_s']:.4g} | {s['pass_fraction']:.1%} | "
                          f"{f(s['bandwidth_fraction'], '.1%')} |")
         lines.append(f"| one pass (sum) | {sol['pass_s']:.4g} | | |")
+    lp = result.get("lp")
+    if lp:
+        lines += ["", f"| exact LP, MNE21-like N = {lp['N']} float32 | one pass (s) | device path x pass | "
+                      "host path x pass | device / host | 0/1 scan x pass | float64 pass x pass | status |",
+                  "|---|---:|---:|---:|---:|---:|---:|---|"]
+        for loss in ("01", "sigmoid"):
+            r = lp[loss]
+            lines.append(f"| {'0/1' if loss == '01' else 'sigmoid'} ({r['strategy']}) | {r['pass_s']:.4g} | "
+                         f"{r['device_x_pass']:.1f} | {r['host_x_pass']:.1f} | {r['device_over_host']:.2f} | "
+                         f"{f(r.get('device_scan_x_pass'), '.1f')} | {f(r.get('device_float64_pass_x_pass'), '.1f')} | "
+                         f"{r['status'][0]} |")
     return "\n".join(lines)
 
 
@@ -331,6 +408,8 @@ def main(argv=None):
     ap.add_argument("--game", type=int, nargs=3, default=None, metavar=("N", "M", "L"),
                     help="solver game (default 100000 1000 10; 200 20 4 with --quick)")
     ap.add_argument("--solver-iters", type=int, nargs=2, default=[5, 25])
+    ap.add_argument("--lp-n", type=int, default=None,
+                    help="samples of the exact-LP game (MNE21-like, m = 1000, L = 10; default 10000, 100 with --quick)")
     ap.add_argument("--peak-tflops", type=float, default=None)
     ap.add_argument("--bandwidth-gbs", type=float, default=None)
     ap.add_argument("--budget-s", type=float, default=300.0,
@@ -345,6 +424,7 @@ def main(argv=None):
     args.repeats = args.repeats or (1 if q else 5)
     args.compile_backend = args.compile_backend or ("eager" if q else "inductor")
     args.game = args.game or ([200, 20, 4] if q else [100000, 1000, 10])
+    args.lp_n = args.lp_n or (100 if q else 10000)
     if args.solver_iters[1] <= args.solver_iters[0]:
         ap.error("--solver-iters K1 K2 needs K2 > K1")
     if q:
@@ -365,6 +445,7 @@ def main(argv=None):
             result["training"] += training_cases(args, device, p, False, peaks, flops)
     result["attack"] = attack_cases(args, device)
     result["solvers"] = solver_cases(args, device, peaks)
+    result["lp"] = lp_cases(args, device)
     if True in compiled:  # last: compilation is the slowest part, skipped once the budget is spent
         for p in args.precisions:
             if budget.left() < 0:

@@ -43,6 +43,17 @@ def test_budget_skips_compiled_cases(tmp_path):
     assert all(not r["compile"] for r in res["training"])
     assert res["skipped"] == ["fp32 compile (budget of 0 s spent)"]
     assert res["training"][0]["mfu"] is None  # no peak known for a CPU
+    lp = res["lp"]  # the exact solver's device path against the host path (issue 21, item 6)
+    assert lp["N"] == 100
+    for loss, strategy in (("01", "prune"), ("sigmoid", "cg")):
+        r = lp[loss]
+        assert r["strategy"] == strategy and r["path"] == "cpu" and r["status"] == ["optimal", "optimal"]
+        assert r["weights_diff"] <= 1e-12 and r["value_diff"] <= 1e-12
+        assert r["device_x_pass"] == pytest.approx(r["device_solve_s"] / r["pass_s"])
+        assert r["device_over_host"] == pytest.approx(r["device_solve_s"] / r["host_solve_s"])
+    assert lp["01"]["device_scan_x_pass"] > 0 and lp["01"]["device_float64_pass_x_pass"] > 0
+    assert "device_scan_s" not in lp["sigmoid"]
+    assert "exact LP, MNE21-like N = 100" in gpu.table(res)
 
 
 def test_step_flops_composition():

@@ -32,6 +32,7 @@ from .cvxpy_lp import installed_solvers, solve_cvxpy
 from ...adversary import SparseAdversary
 from .highs import lp_scale, solve_merged, solve_rows, sparse_adversary_from_duals
 from .cuts import solve_cuts
+from .device import DeviceView, device_view
 from .pruning import MAX_PACKED_BITS, merge_samples, scan_binary
 from ..driver import progress_bar
 
@@ -89,7 +90,8 @@ def _reduce_binary(view, w, active):
     """Prune and merge a 0/1 game: the merged LP's data (see :func:`.highs.solve_merged`),
     or None when the game is not 0/1 (found in the same streamed pass that packs it)."""
     N, m, L = view.shape
-    rows = scan_binary(view)  # compiled fused pass where numba is available, else numpy
+    # compiled fused pass where numba is available, else numpy; a torch game's device scan
+    rows = view.scan_binary() if isinstance(view, DeviceView) else scan_binary(view)
     if rows is None:
         return None
     ui, uc, ujs = rows
@@ -123,8 +125,16 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
     Parameters
     ----------
     game : Game
-        numpy or torch; a torch game is solved on the CPU and the result returned as
-        tensors on its device and dtype.
+        numpy or torch; the result of a torch game is returned as tensors on its device
+        and dtype.  A torch game off the CPU (CUDA) keeps its tensor there
+        (:mod:`advgame.solvers.lp.device`): the 0/1 check, bit codes, distinct and
+        undominated codes of each sample, the float64 certificate and the best-response
+        passes of constraint generation run on the device in torch ops, block by block
+        over samples, and only the kept codes, ``(N,)`` maxima and argmaxes and the LP's
+        rows go to the host (HiGHS runs there); the answer is the host path's (the same
+        pruned LP; float64 passes rounded as a float64 dot product).  A torch game on the
+        CPU takes the host path (a zero-copy numpy view, faster there);
+        ``ADVGAME_LP_DEVICE=1``/``0`` in the environment forces the device/host path.
     solver : {"highs", "cvxpy"}
         ``"highs"`` (default): HiGHS (dual simplex, through highspy) on a reduced LP.
         ``"cvxpy"``: the plain full LP through cvxpy, an independent cross-check.
@@ -186,12 +196,14 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
     verbose = check_bool("verbose", verbose)
     tol, max_iter, time_limit, cvxpy_solver, init = _check_options(
         gview, solver, strategy, tol, max_iter, max_rounds, time_limit, cvxpy_solver, init)
-    view = gview.to_numpy()
+    view = device_view(gview, solver)  # a torch game's evaluations on its device, else the numpy view
     N, m, L = view.shape
     w = view.sample_weights_float64
     active = w > 0
     scale = lp_scale(view.max_loss)
     info = {"solver": solver}
+    if isinstance(view, DeviceView):
+        info["device"] = str(view.device)
     rows_total = int(N * m if view.mask_numpy is None else view.mask_numpy.sum())
     start = np.full(L, 1.0 / L) if init is None else init
 
