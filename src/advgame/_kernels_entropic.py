@@ -7,8 +7,9 @@ and, while the block is in cache, for up to :data:`MAX_POINTS` points :math:`\la
 
 * the scores :math:`s_{vj} = \sum_k \lambda_{vk}\,\ell_{ijk}` (plus the mask penalty),
 * their maximum and the shifted exponentials :math:`e_{vj} = \exp(s_{vj} - \max_j s_{vj})`
-  (a vectorized exponential, :func:`_exp_rows`; terms below :data:`SKIP` are set to 0:
-  they contribute less than :math:`e^{-45} < 3\cdot 10^{-20}` of the row's largest),
+  (a vectorized exponential, :func:`_exp_inplace`, of the compacted terms; terms below
+  :data:`SKIP` are skipped: they contribute less than :math:`e^{-45} < 3\cdot 10^{-20}` of
+  the row's largest),
 * their sum :math:`z_v` (so :math:`F_\alpha` and :math:`R` follow from ``max`` and ``z``),
 * where asked, the backward product :math:`\sum_j e_{vj}\,\ell_{ij\cdot}\, w_i / z_v`
   accumulated per task of samples in float64 (the gradient of :math:`F_\alpha`).
@@ -105,35 +106,34 @@ def _dot(x, y, m):
     return t
 
 
-@njit(fastmath={"reassoc", "contract", "nsz"})
-def _dot2(x0, x1, y, m):
-    """``(x0[:m] @ y[:m], x1[:m] @ y[:m])`` reading ``y`` once."""
-    t0 = x0[0] - x0[0]
-    t1 = t0
+@njit(inline="always")
+def _compact(s, mx, m, skip, idx, ev):
+    """The shifted scores ``s[j] - mx`` at or above ``skip`` into ``ev[:n]``, their
+    positions into ``idx[:n]`` (in order); returns ``n``.  Branch-free (both arrays hold
+    ``m + 1`` entries: every entry is written, kept ones advance the count)."""
+    n = 0
     for j in range(m):
-        t0 += x0[j] * y[j]
-        t1 += x1[j] * y[j]
-    return t0, t1
+        t = s[j] - mx
+        idx[n] = j
+        ev[n] = t
+        n += t >= skip
+    return n
 
 
 @njit(inline="always")
-def _exp_rows(s, mx, m, C, ib, fb, bias, mbits):
-    """In place: ``s[j] <- exp(s[j] - mx)``, 0 where ``s[j] - mx < SKIP``.
-
-    Branch-free and vectorizable: ``n = round(t / log 2)``, ``r = t - n log 2`` (two-part
-    constant), the degree-12 polynomial in ``r`` times ``2^n`` built in the exponent bits
-    (``ib`` / ``fb``: one integer buffer and its floating view)."""
-    log2e, hi, lo, skip = C[_DEGREE + 1], C[_DEGREE + 2], C[_DEGREE + 3], C[_DEGREE + 4]
+def _exp_inplace(x, n, C, ib, fb, bias, mbits):
+    """In place ``x[:n] <- exp(x[:n])`` for ``SKIP <= x <= 0``, vectorizable:
+    ``q = round(x / log 2)``, ``r = x - q log 2`` (two-part constant), the degree-12
+    polynomial in ``r`` times ``2^q`` built in the exponent bits (``ib`` / ``fb``: one
+    integer buffer and its floating view)."""
+    log2e, hi, lo = C[_DEGREE + 1], C[_DEGREE + 2], C[_DEGREE + 3]
     c0, c1, c2, c3, c4, c5, c6 = C[0], C[1], C[2], C[3], C[4], C[5], C[6]
     c7, c8, c9, c10, c11, c12 = C[7], C[8], C[9], C[10], C[11], C[12]
-    zero = C[0] - C[0]
     half = C[1] - C[2]
-    for j in range(m):
-        t = s[j] - mx
-        keep = t >= skip
-        t = t if keep else skip  # also maps -inf (masked) and nan-free: t is finite below
-        n = np.floor(t * log2e + half)
-        r = (t - n * hi) - n * lo
+    for j in range(n):
+        t = x[j]
+        q = np.floor(t * log2e + half)
+        r = (t - q * hi) - q * lo
         p = c12
         p = p * r + c11
         p = p * r + c10
@@ -147,12 +147,21 @@ def _exp_rows(s, mx, m, C, ib, fb, bias, mbits):
         p = p * r + c2
         p = p * r + c1
         p = p * r + c0
-        s[j] = p if keep else zero
-        ib[j] = n
-    for j in range(m):
+        x[j] = p
+        ib[j] = q
+    for j in range(n):
         ib[j] = (ib[j] + bias) << mbits
-    for j in range(m):
-        s[j] *= fb[j]
+    for j in range(n):
+        x[j] *= fb[j]
+
+
+@njit(fastmath={"reassoc", "contract", "nsz"})
+def _gather_dot(ev, idx, n, row):
+    """``sum_q ev[q] * row[idx[q]]`` over the kept terms."""
+    t = ev[0] - ev[0]
+    for q in range(n):
+        t += ev[q] * row[idx[q]]
+    return t
 
 
 @njit(inline="always")
@@ -197,76 +206,94 @@ def _forward1(F, i, l0, s0, m):
 
 
 @njit(inline="always")
-def _forward2(F, i, l0, l1, s0, s1, m):
-    """:func:`_forward1` for two points, each loss read once."""
+def _forward2_blocks(F, i, l0, l1, s0, s1, m):
+    """:func:`_forward1` for two points, by blocks of 64 attacks: each loss read once, the
+    block's 2 x 64 scores updated in place per classifier (vectorized; measured faster here
+    than 8 register accumulators per point, which the compiler leaves scalar)."""
     L = F.shape[0]
-    m0 = m - m % 8
-    for j in range(0, m0, 8):
+    B = 64
+    m0 = m - m % B
+    for j0 in range(0, m0, B):
         a = l0[0]
         b = l1[0]
-        x0 = F[0, i, j]
-        x1 = F[0, i, j + 1]
-        x2 = F[0, i, j + 2]
-        x3 = F[0, i, j + 3]
-        x4 = F[0, i, j + 4]
-        x5 = F[0, i, j + 5]
-        x6 = F[0, i, j + 6]
-        x7 = F[0, i, j + 7]
-        t0, t1, t2, t3, t4, t5, t6, t7 = a * x0, a * x1, a * x2, a * x3, a * x4, a * x5, a * x6, a * x7
-        u0, u1, u2, u3, u4, u5, u6, u7 = b * x0, b * x1, b * x2, b * x3, b * x4, b * x5, b * x6, b * x7
+        for u in range(B):
+            x = F[0, i, j0 + u]
+            s0[j0 + u] = a * x
+            s1[j0 + u] = b * x
         for k in range(1, L):
             a = l0[k]
             b = l1[k]
-            x0 = F[k, i, j]
-            x1 = F[k, i, j + 1]
-            x2 = F[k, i, j + 2]
-            x3 = F[k, i, j + 3]
-            x4 = F[k, i, j + 4]
-            x5 = F[k, i, j + 5]
-            x6 = F[k, i, j + 6]
-            x7 = F[k, i, j + 7]
-            t0 += a * x0
-            t1 += a * x1
-            t2 += a * x2
-            t3 += a * x3
-            t4 += a * x4
-            t5 += a * x5
-            t6 += a * x6
-            t7 += a * x7
-            u0 += b * x0
-            u1 += b * x1
-            u2 += b * x2
-            u3 += b * x3
-            u4 += b * x4
-            u5 += b * x5
-            u6 += b * x6
-            u7 += b * x7
-        s0[j] = t0
-        s0[j + 1] = t1
-        s0[j + 2] = t2
-        s0[j + 3] = t3
-        s0[j + 4] = t4
-        s0[j + 5] = t5
-        s0[j + 6] = t6
-        s0[j + 7] = t7
-        s1[j] = u0
-        s1[j + 1] = u1
-        s1[j + 2] = u2
-        s1[j + 3] = u3
-        s1[j + 4] = u4
-        s1[j + 5] = u5
-        s1[j + 6] = u6
-        s1[j + 7] = u7
+            for u in range(B):
+                x = F[k, i, j0 + u]
+                s0[j0 + u] += a * x
+                s1[j0 + u] += b * x
     for j in range(m0, m):
         x = F[0, i, j]
         t = l0[0] * x
-        u = l1[0] * x
+        v = l1[0] * x
         for k in range(1, L):
             x = F[k, i, j]
             t += l0[k] * x
-            u += l1[k] * x
+            v += l1[k] * x
         s0[j] = t
-        s1[j] = u
+        s1[j] = v
+
+
+@njit(fastmath={"contract"}, nogil=True)
+def _task(F, lams, neg, has_neg, w, want_grad, C, ione, i0, i1, mx_out, z_out, g):
+    """Samples ``i0:i1`` of :func:`_lse_pass`, their backward products added to ``g`` (P, L)
+    (a plain compiled function called from the parallel loop).
+
+    Per sample and point: the scores (:func:`_forward1` / :func:`_forward2_blocks`), the max, the
+    kept shifted scores compacted (:func:`_compact`), their exponentials and sum; the
+    backward product reads the kept terms only (gathers) when they are under a quarter of
+    the attacks, else the dense row of exponentials."""
+    L, N, m = F.shape
+    P = lams.shape[0]
+    bias, mbits = ione[0], ione[1]
+    skip = C[_DEGREE + 4]
+    s0 = np.empty(m, dtype=F.dtype)
+    s1 = np.empty(m, dtype=F.dtype)
+    idx = np.empty((2, m + 1), dtype=np.int64)
+    ev = np.empty((2, m + 1), dtype=F.dtype)
+    ib = np.empty(m, dtype=ione.dtype)
+    fb = ib.view(F.dtype)
+    acc = np.empty(LANES, dtype=F.dtype)
+    l0 = lams[0]
+    l1 = lams[P - 1]
+    for i in range(i0, i1):
+        if P == 2:
+            _forward2_blocks(F, i, l0, l1, s0, s1, m)
+        else:
+            _forward1(F, i, l0, s0, m)
+        for v in range(P):
+            sv = s0 if v == 0 else s1
+            if has_neg:
+                nr = neg[i]
+                for j in range(m):
+                    sv[j] += nr[j]
+            mx = _max(sv, m, acc)
+            iv = idx[v]
+            e = ev[v]
+            n = _compact(sv, mx, m, skip, iv, e)
+            _exp_inplace(e, n, C, ib, fb, bias, mbits)
+            mx_out[v, i] = mx
+            z = _sum64(e, n)
+            z_out[v, i] = z
+            if not want_grad[v]:
+                continue
+            # backward: the sample's block is still in cache
+            cv = w[i] / z
+            if 4 * n < m:
+                for k in range(L):
+                    g[v, k] += cv * _gather_dot(e, iv, n, F[k, i])
+            else:
+                for j in range(m):
+                    sv[j] = 0
+                for q in range(n):
+                    sv[iv[q]] = e[q]
+                for k in range(L):
+                    g[v, k] += cv * _dot(sv, F[k, i], m)
 
 
 def _lse_pass(F, lams, neg, has_neg, w, want_grad, C, ione, rows, mx_out, z_out, G):
@@ -277,45 +304,10 @@ def _lse_pass(F, lams, neg, has_neg, w, want_grad, C, ione, rows, mx_out, z_out,
     ``i``, ``mx_out[v, i]`` (the max score) and ``z_out[v, i]`` (the sum of the shifted
     exponentials); where ``want_grad[v]``, adds ``(w_i / z) sum_j e_j F[:, i, j]`` to
     ``G[task, v, :]`` (``task = i // rows``; ``G`` zeroed by the caller)."""
-    L, N, m = F.shape
-    P = lams.shape[0]
-    both = P == 2 and want_grad[0] and want_grad[1]
-    bias, mbits = ione[0], ione[1]
+    N = F.shape[1]
     ntasks = (N + rows - 1) // rows
     for c in prange(ntasks):
-        s = np.empty((P, m), dtype=F.dtype)
-        ib = np.empty(m, dtype=ione.dtype)
-        fb = ib.view(F.dtype)
-        acc = np.empty(LANES, dtype=F.dtype)
-        for i in range(c * rows, min(N, (c + 1) * rows)):
-            if P == 2:
-                _forward2(F, i, lams[0], lams[1], s[0], s[1], m)
-            else:
-                _forward1(F, i, lams[0], s[0], m)
-            for v in range(P):
-                sv = s[v]
-                if has_neg:
-                    nr = neg[i]
-                    for j in range(m):
-                        sv[j] += nr[j]
-                mx = _max(sv, m, acc)
-                _exp_rows(sv, mx, m, C, ib, fb, bias, mbits)
-                mx_out[v, i] = mx
-                z_out[v, i] = _sum64(sv, m)
-            # backward: the sample's block is still in cache
-            if both:
-                c0 = w[i] / z_out[0, i]
-                c1 = w[i] / z_out[1, i]
-                for k in range(L):
-                    d0, d1 = _dot2(s[0], s[1], F[k, i], m)
-                    G[c, 0, k] += c0 * d0
-                    G[c, 1, k] += c1 * d1
-            else:
-                for v in range(P):
-                    if want_grad[v]:
-                        cv = w[i] / z_out[v, i]
-                        for k in range(L):
-                            G[c, v, k] += cv * _dot(s[v], F[k, i], m)
+        _task(F, lams, neg, has_neg, w, want_grad, C, ione, c * rows, min(N, (c + 1) * rows), mx_out, z_out, G[c])
 
 
 lse_pass = compile_kernel(_lse_pass, njit, parallel=True, nogil=True, fastmath={"contract"})
