@@ -1,10 +1,10 @@
 """Per-iteration cost of the entropic solver against one risk evaluation (issue 13, item 4).
 
 MNE21's synthetic instance (``advgame.experiments.mne21.make_instance(2.0, seed=0)``:
-N = m = 1000, L = 10, 0/1 loss), temperature 1e-3, 40 FISTA iterations, median of 3
-solves after one warm-up solve (which loads or compiles the numba kernel where the
-version has one); one risk evaluation at the uniform weights, median of 7; numpy float64,
-numpy float32, torch float64 and torch float32 (CPU).  To compare two versions in one alternated run, point
+N = m = 1000, L = 10, 0/1 loss), temperature 1e-3, 40 FISTA iterations; a solve and one
+risk evaluation at the uniform weights timed round-robin ``--repeat`` times (7) after one
+warm-up call each (which loads or compiles the numba kernel where the version has one),
+medians; numpy float64, numpy float32, torch float64 and torch float32 (CPU).  To compare two versions in one alternated run, point
 ``PYTHONPATH`` at each version's ``src`` in turn::
 
     for k in 1 2; do for src in /path/old/src /path/new/src; do
@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 import numpy as np
 import torch
@@ -37,10 +35,10 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-iter", type=int, default=40)
     p.add_argument("--numpy-only", action="store_true", help="skip the torch games")
+    p.add_argument("--repeat", type=int, default=7, help="solves (and risk evaluations) timed, round-robin")
     args = p.parse_args()
     os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))  # read when numba is first imported
     torch.set_num_threads(args.threads)
-    clock = time.process_time if args.threads == 1 else time.perf_counter
     game = make_instance(2.0, seed=0).game
     L = game.shape[2]
     games = [("numpy float64", game, np.full(L, 1.0 / L)),
@@ -49,18 +47,19 @@ def main():
     for dt in () if args.numpy_only else (torch.float64, torch.float32):
         games.append((f"torch {str(dt)[6:]}", game.to_torch(dtype=dt), torch.full((L,), 1.0 / L, dtype=dt)))
     for tag, g, lam in games:
-        its = []
-        advgame.solve(g, method="entropic", temperature=1e-3, max_iter=2)  # warm-up: kernel load
-        for _ in range(3):
-            c = clock()
-            r = advgame.solve(g, method="entropic", temperature=1e-3, max_iter=args.max_iter)
-            its.append((clock() - c) / r.nit)
-        risk = _timing.median_time(lambda: g.risk(lam), repeat=7, warmup=1,
-                                   clock="cpu" if args.threads == 1 else "wall")
-        it = statistics.median(its)
+        out = {}
+
+        def solve():
+            out["r"] = advgame.solve(g, method="entropic", temperature=1e-3, max_iter=args.max_iter)
+
+        # round-robin: a solve, then a risk evaluation, args.repeat times (after a warm-up
+        # call of each, which loads or compiles the numba kernel), medians
+        t_solve, risk = _timing.median_times([solve, lambda: g.risk(lam)], repeat=args.repeat, warmup=1,
+                                             clock="cpu" if args.threads == 1 else "wall")
+        r = out["r"]
+        it = t_solve / r.nit
         print(f"{args.label:>8} {tag:>14}: iteration {it * 1e3:6.2f} ms, risk {risk * 1e3:5.2f} ms, "
               f"ratio {it / risk:5.2f}; value {r.value:.9f}, gap {r.gap:.3e}, nit {r.nit}")
-
 
 if __name__ == "__main__":
     main()
