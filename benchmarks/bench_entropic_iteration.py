@@ -36,6 +36,9 @@ def main():
     p.add_argument("--max-iter", type=int, default=40)
     p.add_argument("--numpy-only", action="store_true", help="skip the torch games")
     p.add_argument("--repeat", type=int, default=7, help="solves (and risk evaluations) timed, round-robin")
+    p.add_argument("--pass", dest="one_pass", action="store_true",
+                   help="also time one compiled pass (two points, both gradients) against the risk "
+                        "evaluation, and count the passes per iteration (versions with the kernel)")
     args = p.parse_args()
     os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))  # read when numba is first imported
     torch.set_num_threads(args.threads)
@@ -60,6 +63,40 @@ def main():
         it = t_solve / r.nit
         print(f"{args.label:>8} {tag:>14}: iteration {it * 1e3:6.2f} ms, risk {risk * 1e3:5.2f} ms, "
               f"ratio {it / risk:5.2f}; value {r.value:.9f}, gap {r.gap:.3e}, nit {r.nit}")
+        if args.one_pass and tag.startswith("numpy"):
+            one_pass(args, tag, g, lam)
+
+
+def one_pass(args, tag, g, lam):
+    """One compiled speculative pass against one risk evaluation, and passes per iteration."""
+    from advgame import _jit
+    from advgame.solvers import entropic
+    from advgame.solvers.driver import SampleSum
+
+    kern = _jit.entropic_kernels(g.view().losses.size)
+    if kern is None:
+        print(f"{args.label:>8} {tag:>14}: no compiled kernel in this version / setting")
+        return
+    view = g.view()
+    spec = entropic._Speculative(entropic._Entropic(view, 1e-3, SampleSum(view, False)), kern)
+    other = np.random.default_rng(0).dirichlet(np.ones(lam.shape[0])).astype(lam.dtype)
+    t_pass, risk = _timing.median_times([lambda: spec.pass_([lam, other], [True, True]), lambda: g.risk(lam)],
+                                        repeat=args.repeat, warmup=1,
+                                        clock="cpu" if args.threads == 1 else "wall")
+    calls = [0]
+    orig = entropic._Speculative.pass_
+
+    def counted(self, points, grads):
+        calls[0] += 1
+        return orig(self, points, grads)
+
+    entropic._Speculative.pass_ = counted
+    try:
+        r = advgame.solve(g, method="entropic", temperature=1e-3, max_iter=args.max_iter)
+    finally:
+        entropic._Speculative.pass_ = orig
+    print(f"{args.label:>8} {tag:>14}: one pass {t_pass * 1e3:6.2f} ms, risk {risk * 1e3:5.2f} ms, "
+          f"ratio {t_pass / risk:5.2f}; {calls[0] / r.nit:.3f} passes per iteration")
 
 if __name__ == "__main__":
     main()
