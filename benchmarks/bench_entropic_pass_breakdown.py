@@ -16,7 +16,7 @@ import time
 import numpy as np
 from numba import njit
 
-from advgame._kernels_entropic import (LANES, _compact, _DEGREE, _exp_inplace, _forward2_blocks, _gather_dot, _max,
+from advgame._kernels_entropic import (_compact, _DEGREE, _exp_inplace, _forward2_blocks, _gather_dot, _max,
                                        _sum64, constants)
 from advgame.experiments.mne21 import make_instance
 
@@ -27,7 +27,6 @@ def staged(F, l0, l1, C, ione, stage):
     s0, s1 = np.empty(m, F.dtype), np.empty(m, F.dtype)
     ib = np.empty(m, ione.dtype)
     fb = ib.view(F.dtype)
-    acc = np.empty(LANES, F.dtype)
     idx, ev = np.empty(m + 1, np.int64), np.empty(m + 1, F.dtype)
     tot = 0.0
     for i in range(N):
@@ -36,7 +35,7 @@ def staged(F, l0, l1, C, ione, stage):
             continue
         for v in range(2):
             sv = s0 if v == 0 else s1
-            mx = _max(sv, m, acc)
+            mx = _max(sv, m)
             if stage == 1:
                 continue
             n = _compact(sv, mx, m, C[_DEGREE + 4], idx, ev)

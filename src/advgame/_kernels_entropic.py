@@ -27,7 +27,7 @@ from numba import njit, prange
 
 from ._jit import compile_kernel
 
-__all__ = ["lse_pass", "constants", "MAX_POINTS", "SKIP", "TASK_BYTES", "task_rows", "LANES"]
+__all__ = ["lse_pass", "constants", "MAX_POINTS", "SKIP", "TASK_BYTES", "task_rows"]
 
 #: Points evaluated in one pass at most.
 MAX_POINTS = 2
@@ -36,8 +36,6 @@ SKIP = -45.0
 #: Bytes of the tensor per parallel task (a few samples: each task owns a row of the
 #: gradient accumulator).
 TASK_BYTES = 1 << 19
-#: Partial sums per reduction (independent accumulators the compiler maps to vector lanes).
-LANES = 16
 
 # exp(r) on |r| <= log(2)/2 by its Taylor polynomial of degree 12 (error < 2.4e-16 relative)
 _DEGREE = 12
@@ -68,21 +66,29 @@ def task_rows(F):
 
 
 @njit(inline="always")
-def _max(x, m, acc):
-    """max of ``x[:m]`` (LANES partial maxima in ``acc``)."""
-    for u in range(LANES):
-        acc[u] = x[0]
-    m0 = m - m % LANES
-    for j0 in range(0, m0, LANES):
-        for u in range(LANES):
-            v = x[j0 + u]
-            acc[u] = v if v > acc[u] else acc[u]
-    best = acc[0]
-    for u in range(1, LANES):
-        best = acc[u] if acc[u] > best else best
+def _max(x, m):
+    """max of ``x[:m]`` (eight running maxima, in registers)."""
+    b0 = x[0]
+    b1 = b0
+    b2 = b0
+    b3 = b0
+    b4 = b0
+    b5 = b0
+    b6 = b0
+    b7 = b0
+    m0 = m - m % 8
+    for j in range(0, m0, 8):
+        b0 = max(b0, x[j])
+        b1 = max(b1, x[j + 1])
+        b2 = max(b2, x[j + 2])
+        b3 = max(b3, x[j + 3])
+        b4 = max(b4, x[j + 4])
+        b5 = max(b5, x[j + 5])
+        b6 = max(b6, x[j + 6])
+        b7 = max(b7, x[j + 7])
     for j in range(m0, m):
-        best = x[j] if x[j] > best else best
-    return best
+        b0 = max(b0, x[j])
+    return max(max(max(b0, b1), max(b2, b3)), max(max(b4, b5), max(b6, b7)))
 
 
 # The reductions are separate functions compiled with ``reassoc`` (the sum may be taken in
@@ -258,7 +264,6 @@ def _task(F, lams, neg, has_neg, w, want_grad, C, ione, i0, i1, mx_out, z_out, g
     ev = np.empty((2, m + 1), dtype=F.dtype)
     ib = np.empty(m, dtype=ione.dtype)
     fb = ib.view(F.dtype)
-    acc = np.empty(LANES, dtype=F.dtype)
     l0 = lams[0]
     l1 = lams[P - 1]
     for i in range(i0, i1):
@@ -272,7 +277,7 @@ def _task(F, lams, neg, has_neg, w, want_grad, C, ione, i0, i1, mx_out, z_out, g
                 nr = neg[i]
                 for j in range(m):
                     sv[j] += nr[j]
-            mx = _max(sv, m, acc)
+            mx = _max(sv, m)
             iv = idx[v]
             e = ev[v]
             n = _compact(sv, mx, m, skip, iv, e)

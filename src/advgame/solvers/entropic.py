@@ -43,6 +43,12 @@ restart of O'Donoghue & Candès (2015).  Scores are linear in :math:`\lambda`, s
 extrapolated point's scores are a combination of two cached score vectors: one
 forward and one backward pass over the tensor per iteration (plus one forward pass per
 backtracking step), each fused with the log-sum-exp over cache-sized blocks of samples.
+On a numpy game of at least :data:`advgame._jit.ENTROPIC_MIN_ENTRIES` loss entries the
+compiled kernel (:mod:`advgame._kernels_entropic`, numba) makes it one pass per trial
+point instead: the pass that evaluates :math:`F_\alpha(x_{k+1})` for the backtracking test
+also evaluates :math:`F_\alpha` and the gradient at the next extrapolated point and the
+gradient at :math:`x_{k+1}` that a restart needs, each sample's block of the tensor read
+once; the iterates are the numpy path's (to about 1e-12 in float64).
 
 The loop is the shared driver's (:mod:`advgame.solvers.driver`): the gradient at the
 extrapolated point (whose soft adversary gives the lower bound), the stopping rule,
