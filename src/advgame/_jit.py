@@ -17,7 +17,7 @@ import os
 import threading
 import warnings
 
-__all__ = ["kernels", "enabled", "compile_kernel"]
+__all__ = ["kernels", "entropic_kernels", "enabled", "compile_kernel"]
 
 _lock = threading.Lock()
 _state = {"module": None, "tried": False, "error": None, "pid": None}
@@ -87,3 +87,41 @@ def kernels(entries=None):
             _state["pid"] = os.getpid()
             _state["tried"] = True
     return _state["module"] if _state["pid"] == os.getpid() else None
+
+
+#: The entropic solver's kernel (:mod:`advgame._kernels_entropic`) runs on games with at least
+#: this many loss entries unless ``ADVGAME_JIT_MIN_ENTRIES`` says otherwise: a FISTA run makes
+#: hundreds of passes over the tensor, so the second or so of loading the kernel pays off at
+#: smaller sizes than for the exact solver's one or two passes (MNE21's instance, 10^7
+#: entries, uses it).
+ENTROPIC_MIN_ENTRIES = 1 << 22
+
+_entropic_state = {"module": None, "tried": False, "error": None, "pid": None}
+
+
+def entropic_kernels(entries=None):
+    """The entropic solver's compiled kernel namespace (:mod:`advgame._kernels_entropic`), or
+    None for its numpy path; as :func:`kernels` (switch, fork rule, warnings), with the size
+    gate :data:`ENTROPIC_MIN_ENTRIES` when ``ADVGAME_JIT_MIN_ENTRIES`` is not set."""
+    if not enabled():
+        return None
+    gate = min_entries() if os.environ.get("ADVGAME_JIT_MIN_ENTRIES", "").strip() else ENTROPIC_MIN_ENTRIES
+    if entries is not None and entries < gate:
+        return None
+    st = _entropic_state
+    if not st["tried"]:
+        with _lock:
+            if not st["tried"]:
+                try:
+                    from . import _kernels_entropic
+
+                    st["module"] = _kernels_entropic
+                except ImportError as err:  # numba not installed: the numpy path
+                    st["error"] = err
+                except Exception as err:  # noqa: BLE001  a broken numba install must not break solves
+                    st["error"] = err
+                    warnings.warn(f"advgame: the compiled entropic kernel is unavailable ({err!r}); using numpy",
+                                  RuntimeWarning, stacklevel=2)
+                st["pid"] = os.getpid()
+                st["tried"] = True
+    return st["module"] if st["pid"] == os.getpid() else None

@@ -43,6 +43,12 @@ restart of O'Donoghue & Candès (2015).  Scores are linear in :math:`\lambda`, s
 extrapolated point's scores are a combination of two cached score vectors: one
 forward and one backward pass over the tensor per iteration (plus one forward pass per
 backtracking step), each fused with the log-sum-exp over cache-sized blocks of samples.
+On a numpy game of at least :data:`advgame._jit.ENTROPIC_MIN_ENTRIES` loss entries the
+compiled kernel (:mod:`advgame._kernels_entropic`, numba) makes it one pass per trial
+point instead: the pass that evaluates :math:`F_\alpha(x_{k+1})` for the backtracking test
+also evaluates :math:`F_\alpha` and the gradient at the next extrapolated point and the
+gradient at :math:`x_{k+1}` that a restart needs, each sample's block of the tensor read
+once; the iterates are the numpy path's (to about 1e-12 in float64).
 
 The loop is the shared driver's (:mod:`advgame.solvers.driver`): the gradient at the
 extrapolated point (whose soft adversary gives the lower bound), the stopping rule,
@@ -56,6 +62,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from .. import _jit
 from .._validation import check_bool, check_real
 from ..result import Result
 from .driver import (SampleSum, SolverState, certificate64, check_run_options, finish, is_float64, renamed, run,
@@ -204,6 +213,49 @@ class _Entropic:
         return nx.scalar(v[0]), nx.scalar(v[1]), nx.astype(v[2:], self.F2)
 
 
+class _Speculative:
+    """The compiled pass of FISTA on a numpy game (:mod:`advgame._kernels_entropic`).
+
+    ``pass_(points, grads)`` reads the tensor once for one or two points (FISTA's candidate
+    :math:`x_{k+1}` and the next extrapolated point :math:`y_{k+1}`) and returns
+    ``(F_alpha, R, gradient or None)`` for each, the same quantities as
+    :meth:`_Entropic.fused` at the point's scores, computed from the point itself."""
+
+    def __init__(self, ent, kern):
+        F = ent.view.losses
+        self.kern, self.F, self.ent = kern, F, ent
+        L, N, m = F.shape
+        self.C, self.ione = kern.constants(F.dtype)
+        self.rows = kern.task_rows(F)
+        self.neg = ent.neg if ent.neg is not None else np.zeros((1, 1), dtype=F.dtype)
+        self.w64 = np.asarray(ent.w64, dtype=np.float64)
+        self.log_m = (np.log(np.asarray(ent.view.n_valid, dtype=np.float64)) if ent.view.n_valid is not None
+                      else math.log(m))
+        self.mx = np.empty((kern.MAX_POINTS, N))
+        self.z = np.empty((kern.MAX_POINTS, N))
+        self.G = np.zeros(((N + self.rows - 1) // self.rows, kern.MAX_POINTS, L))
+
+    def pass_(self, points, grads):
+        ent, nx, a = self.ent, self.ent.nx, self.ent.alpha
+        P = len(points)
+        lams = np.stack([p * (1.0 / a) for p in points])  # as the numpy path scales them
+        mx, z, G = self.mx[:P], self.z[:P], self.G[:, :P]
+        G[...] = 0.0
+        self.kern.lse_pass(self.F, lams, self.neg, ent.neg is not None, self.w64, np.array(grads), self.C,
+                           self.ione, self.rows, mx, z, G)
+        out = []
+        for v in range(P):
+            f_local = (a * (mx[v] + np.log(z[v]) - self.log_m)) @ self.w64
+            R_local = a * (mx[v] @ self.w64)
+            if not grads[v]:
+                u = ent.reduce(np.array([f_local, R_local]))
+                out.append((nx.scalar(u[0]), nx.scalar(u[1]), None))
+            else:
+                u = ent.reduce(np.concatenate([[f_local, R_local], G[:, v].sum(axis=0)]))
+                out.append((nx.scalar(u[0]), nx.scalar(u[1]), nx.astype(u[2:], self.F)))
+        return out
+
+
 @dataclass(eq=False)
 class EntropicState(SolverState):
     """:class:`~advgame.solvers.driver.SolverState` of FISTA on :math:`F_\\alpha`.
@@ -214,7 +266,12 @@ class EntropicState(SolverState):
     :math:`x_{k-1}`), whose soft adversary gives ``lower_bound``; ``Lk`` is the
     Lipschitz estimate, ``t`` the momentum parameter, ``fx`` / ``fy`` the values of
     :math:`F_\\alpha`, ``best_y`` the extrapolated point with the highest :math:`D(Q)`,
-    ``best_f`` :math:`F_\\alpha` at ``best_weights``."""
+    ``best_f`` :math:`F_\\alpha` at ``best_weights``.
+
+    On the compiled path (a numpy game, :func:`advgame._jit.entropic_kernels`) no score
+    vectors are kept (``sy``, ``sn``, ``sx``, ``sy_combo`` are None): the pass that tests
+    :math:`x_{k+1}` also evaluates the next ``y``, and ``pending`` holds its
+    ``(fy, gy)`` until the next evaluation."""
 
     y: Any = None
     sy: Any = None
@@ -229,15 +286,18 @@ class EntropicState(SolverState):
     best_y: Any = None
     best_f: float = math.inf
     reg_history: list = field(default_factory=list)
+    pending: Any = None
 
 
 class EntropicMethod:
     """FISTA on MNE21 Eq. 7 as ``init`` / ``evaluate`` / ``step`` on an
     :class:`EntropicState` (backtracking, step-size increase, function-value restart)."""
 
-    def __init__(self, view, temperature, reduce, restart=True):
+    def __init__(self, view, temperature, reduce, restart=True, kern=None):
         self.view, self.nx = view, view.nx
         self.ent = _Entropic(view, temperature, reduce)
+        # the compiled speculative pass (one read of the tensor per iteration), or None
+        self.fast = None if kern is None else _Speculative(self.ent, kern)
         self.restart = restart
         N, m, L = view.shape
         M = view.bound
@@ -248,6 +308,11 @@ class EntropicMethod:
 
     def init(self, weights) -> EntropicState:
         ent, nx = self.ent, self.nx
+        if self.fast is not None:  # y = x at the start: F_alpha, R and the gradient in one pass
+            ((fx, Rx, gx),) = self.fast.pass_([weights], [True])
+            return EntropicState(weights=weights, best_weights=weights, value=Rx, history=[Rx], y=weights,
+                                 fx=fx, Lk=self.cap / 64, best_y=weights, best_f=fx, reg_history=[fx],
+                                 pending=(fx, gx))
         sx = nx.zeros((ent.N * ent.m,), type_as=ent.F2)
         fx, Rx, _ = ent.fused(lam=weights, out=sx)
         # y = x at the start: its scores are formed (copied) in the first evaluation
@@ -257,14 +322,20 @@ class EntropicMethod:
 
     def evaluate(self, st: EntropicState) -> None:
         # the extrapolated point's scores c1 s(x_k) + c2 s(x_{k-1}) (linear in the point: no
-        # pass over the tensor for them), formed block by block inside the fused pass
-        st.fy, _, st.gy = self.ent.fused(combo=st.sy_combo, out=st.sy, grad=True)
+        # pass over the tensor for them), formed block by block inside the fused pass; on the
+        # compiled path the last step's pass has evaluated y already
+        if st.pending is not None:
+            (st.fy, st.gy), st.pending = st.pending, None
+        else:
+            st.fy, _, st.gy = self.ent.fused(combo=st.sy_combo, out=st.sy, grad=True)
         D = self.nx.scalar(self.nx.min(st.gy))
         if D > st.lower_bound:
             st.lower_bound, st.best_y = D, st.y
         st.gap = st.value - st.lower_bound
 
     def step(self, st: EntropicState) -> None:
+        if self.fast is not None:
+            return self._step_speculative(st)
         nx, ent, slack, cap = self.nx, self.ent, self.slack, self.cap
         y, gy, fy, Lk, sn = st.y, st.gy, st.fy, st.Lk, st.sn
         while True:
@@ -296,6 +367,47 @@ class EntropicMethod:
         st.sx, st.sn = sn, st.sx  # the old s(x) buffer is reused after the evaluation has read it
         st.weights, st.fx, st.t, st.Lk = xn, fn, t, Lk
 
+
+    def _step_speculative(self, st: EntropicState) -> None:
+        """:meth:`step` with one compiled pass per trial point: the pass that evaluates the
+        candidate ``xn`` (the backtracking test) also evaluates the next extrapolated point
+        ``xn + beta (xn - x)`` for the momentum ``beta`` that accepting ``xn`` gives, and the
+        gradient at ``xn`` that a restart (``beta = 0``) needs.  Same iterates as :meth:`step`
+        (the scores of ``y`` come from ``y`` rather than from two cached score vectors)."""
+        nx, slack, cap = self.nx, self.slack, self.cap
+        y, gy, fy, Lk, x, t = st.y, st.gy, st.fy, st.Lk, st.weights, st.t
+        while True:
+            xn = nx.proj_simplex(y - gy / Lk)
+            # the momentum if xn is accepted and the momentum not reset (as below)
+            L_next = max(Lk * 0.9, 1e-12)
+            t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * (L_next / Lk) * t * t))
+            beta = (t - 1.0) / t_next
+            if beta != 0.0:
+                y_next = xn + beta * (xn - x)
+                (fn, Rn, gn), (f_next, _, g_next) = self.fast.pass_([xn, y_next], [self.restart, True])
+            else:
+                ((fn, Rn, gn),) = self.fast.pass_([xn], [True])
+            d = xn - y
+            quad = fy + nx.scalar(d @ gy) + 0.5 * Lk * nx.scalar(d @ d)
+            if fn <= quad + slack * max(1.0, abs(fy)) or Lk >= cap:
+                break
+            Lk = min(2.0 * Lk, cap)
+        st.history.append(Rn)
+        st.reg_history.append(fn)
+        if Rn < st.value:
+            st.value, st.best_weights, st.best_f = Rn, xn, fn
+        st.gap = st.value - st.lower_bound
+        if self.restart and fn > st.fx + slack * max(1.0, abs(st.fx)):
+            t = 1.0  # momentum reset: the next point is xn itself
+            st.y = xn + 0.0 * (xn - x)
+            st.pending = (fn, gn)
+        else:
+            t, Lk = t_next, L_next
+            if beta != 0.0:
+                st.y, st.pending = y_next, (f_next, g_next)
+            else:
+                st.y, st.pending = xn + beta * (xn - x), (fn, gn)
+        st.weights, st.fx, st.t, st.Lk = xn, fn, t, Lk
 
 def _temperature(view, name, value):
     """A temperature valid for this game: positive, and neither so small that the
@@ -403,7 +515,10 @@ def solve_entropic(game, temperature=None, max_iter=None, tol=None, distributed:
     nx = view.nx
     alpha = 1e-3 * view.bound if temperature is None else _temperature(view, tname, temperature)
     reduce = SampleSum(view, distributed)
-    method = EntropicMethod(view, alpha, reduce, restart)
+    F = view.losses
+    kern = (_jit.entropic_kernels(F.size) if isinstance(F, np.ndarray) and F.dtype in (np.float32, np.float64)
+            else None)
+    method = EntropicMethod(view, alpha, reduce, restart, kern)
     state = method.init(start_weights(view, init))
     reason = run(method, state, max_iter=T, tol=tol, time_limit=time_limit, callback=callback, t0=t0,
                  verbose=verbose, label="solve(method='entropic')")
