@@ -31,7 +31,7 @@ from ...result import MAX_STEPS, OPTIMAL, OPTIMAL_INACCURATE, TIME_LIMIT, Result
 from .cvxpy_lp import installed_solvers, solve_cvxpy
 from ...adversary import SparseAdversary
 from .highs import lp_scale, solve_merged, solve_rows, sparse_adversary_from_duals
-from .cuts import solve_cuts
+from .cuts import solve_multicut
 from .pruning import MAX_PACKED_BITS, merge_samples, scan_binary
 from ..driver import progress_bar
 
@@ -243,8 +243,8 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
                     bar.set_postfix_str(f"gap={max(gap, 0.0):.3e}, rows={n_rows}")
             try:
                 if strategy == "cuts":
-                    lam, Q, status, message, nit, n_rows = solve_cuts(view, w, active, tol, rounds, left, scale, start,
-                                                                      progress=progress)
+                    lam, Q, status, message, nit, n_rows = solve_multicut(view, w, active, tol, rounds, left, scale,
+                                                                          start, progress=progress)
                 else:
                     lam, Q, status, message, nit, n_rows = solve_rows(view, w, active, strategy, tol, rounds, left,
                                                                       scale, start, progress=progress)
