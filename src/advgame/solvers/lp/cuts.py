@@ -419,11 +419,11 @@ class _MultiMaster:
         self.G = np.vstack([self.G, G])
         self.age = np.r_[self.age, np.zeros(R, dtype=np.int64)]
 
-    def drop(self, y, age):
-        """Age the cuts by their multipliers ``y`` (one per cut) and delete those whose
-        multiplier has been zero for ``age`` solves; returns the number deleted."""
+    def drop(self, y, age, delete=True):
+        """Age the cuts by their multipliers ``y`` (one per cut) and (when ``delete``) delete
+        those whose multiplier has been zero for ``age`` solves; returns the number deleted."""
         self.age = np.where(y > 0, 0, self.age + 1)
-        gone = np.flatnonzero(self.age >= age)
+        gone = np.flatnonzero(self.age >= age) if delete else np.zeros(0, dtype=np.int64)
         if gone.size:
             self.h.deleteCols(gone.size, (gone + self.first).astype(np.int32))
             keep = self.age < age
@@ -435,7 +435,7 @@ class _MultiMaster:
         L = self.L
         fin = np.isfinite(hi)
         self.h.changeColsCost(2 * L, np.arange(1, 1 + 2 * L, dtype=np.int32),
-                              np.r_[-self.scale * lo, np.where(fin, self.scale * hi, 0.0)])
+                              np.r_[-lo, np.where(fin, hi, 0.0)])
         self.h.changeColsBounds(L, np.arange(1 + L, 1 + 2 * L, dtype=np.int32), np.zeros(L),
                                 np.where(fin, self.hs.kHighsInf, 0.0))
 
@@ -487,8 +487,16 @@ def solve_multicut(view, w, active, tol, max_iter, left, scale, start, groups=No
     group_of = np.full(N, -1, dtype=np.int64)
     group_of[act] = np.repeat(np.arange(K), np.diff(np.r_[starts, n]))
     W = np.add.reduceat(w[act], starts)
-    lp = _MultiMaster(L, W, scale, min(1e-9, tol / 10), left())
-    slack = 1e-12 * (max(1.0, view.bound) if scale == 1.0 else view.max_loss)
+    # the master in units of the largest loss (a power of two: exact), so that HiGHS's absolute
+    # tolerances, which it takes no lower than 1e-10, are relative to the losses
+    hi = view.max_loss
+    scale = float(np.ldexp(1.0, -int(np.frexp(hi)[1]) + 1)) if hi > 0 else 1.0
+    lp_tol = float(np.clip(tol * scale / 10, 1e-10, 1e-9))
+    lp = _MultiMaster(L, W, scale, lp_tol, left())
+    # a cut is new when the master's solution violates it beyond the master's own tolerance
+    # (HiGHS's weights satisfy the cuts it holds only to within lp_tol: no duplicates)
+    slack = 2 * lp_tol / scale
+    serious = False
     J = []  # best responses of each round (int32 (N,))
     lam = np.asarray(start, dtype=np.float64)
     best = None  # (gap, weights, cut rounds, cut groups, multipliers)
@@ -504,7 +512,8 @@ def solve_multicut(view, w, active, tol, max_iter, left, scale, start, groups=No
             status, message, nit = TIME_LIMIT, f"time limit reached after {nit - 1} rounds", nit - 1
             break
         R, _, jstar, brow = best_response_rows(view, lam, use_jit)
-        if R < R_best:
+        serious = R < R_best
+        if serious:
             if lam_best is not None and use_box:
                 radius = min(1.0, 2 * radius)
             lam_best, R_best = lam, R
@@ -515,7 +524,7 @@ def solve_multicut(view, w, active, tol, max_iter, left, scale, start, groups=No
         if r is None:
             cut = np.arange(K)
         else:  # only the groups whose cut the master's solution violates
-            cut = np.flatnonzero(scale * (G @ lam) / W > scale * r + slack)
+            cut = np.flatnonzero((G @ lam) / W > r + slack)
         if cut.size == 0 and r is not None and use_box and radius < 1.0:
             radius = 1.0  # the box held the master's solution back: solve without it
         elif cut.size == 0 and r is not None:
@@ -523,8 +532,8 @@ def solve_multicut(view, w, active, tol, max_iter, left, scale, start, groups=No
                 message = (f"multi-cut generation stalled at certified gap {best[0]:.3e} after {nit} rounds "
                            "(HiGHS tolerances); the weights are within that gap of optimal")
                 break
-            lp.h.setOptionValue("primal_feasibility_tolerance", 1e-12)  # tighten HiGHS, re-solve once
-            lp.h.setOptionValue("dual_feasibility_tolerance", 1e-12)
+            lp.h.setOptionValue("primal_feasibility_tolerance", 1e-10)  # HiGHS's tightest, re-solve once
+            lp.h.setOptionValue("dual_feasibility_tolerance", 1e-10)
             tightened = True
         lp.add_cuts(cut, nit - 1, G[cut])
         if left() is not None:
@@ -555,8 +564,9 @@ def solve_multicut(view, w, active, tol, max_iter, left, scale, start, groups=No
             message = (f"multi-cut generation certified the gap in {nit} rounds ({K} groups, {lp.n_cuts} cuts "
                        f"kept, {dropped} dropped)")
             break
-        if drop_age is not None:
-            dropped += lp.drop(y, drop_age)
+        if drop_age is not None:  # aged on every solve, deleted after a serious step only (null
+            # steps keep the model that the next iterate is chosen from: no cycling)
+            dropped += lp.drop(y, drop_age, delete=serious)
         lam = clean_weights(lam_new)
     if best is None:
         return None, None, status, message, nit, lp.n_cuts
