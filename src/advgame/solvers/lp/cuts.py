@@ -474,7 +474,9 @@ def solve_multicut(view, w, active, tol, max_iter, left, scale, start, groups=No
     :math:`R`; its multipliers mix, per group, the best responses of the cuts, an adversary
     of the full game, so ``R(best weights) - D(adversary)`` is a certified gap.  Cuts whose
     multiplier stayed zero for ``drop_age`` solves are deleted (None: never).  ``use_box``:
-    the trust region of :func:`solve_cuts` around the best weights so far.
+    the trust region of :func:`solve_cuts` around the best weights so far.  ``scale`` is
+    not used: the master is scaled by the largest loss (HiGHS's tolerances are absolute).
+    ``use_jit``: as in :func:`best_response_rows`.
 
     Returns ``(lam or None, adversary or None, status, message, nit, rows)`` as
     :func:`solve_cuts`.
@@ -489,8 +491,8 @@ def solve_multicut(view, w, active, tol, max_iter, left, scale, start, groups=No
     W = np.add.reduceat(w[act], starts)
     # the master in units of the largest loss (a power of two: exact), so that HiGHS's absolute
     # tolerances, which it takes no lower than 1e-10, are relative to the losses
-    hi = view.max_loss
-    scale = float(np.ldexp(1.0, -int(np.frexp(hi)[1]) + 1)) if hi > 0 else 1.0
+    top = view.max_loss
+    scale = float(np.ldexp(1.0, -int(np.frexp(top)[1]) + 1)) if top > 0 else 1.0
     lp_tol = float(np.clip(tol * scale / 10, 1e-10, 1e-9))
     lp = _MultiMaster(L, W, scale, lp_tol, left())
     # a cut is new when the master's solution violates it beyond the master's own tolerance

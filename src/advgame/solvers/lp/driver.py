@@ -132,9 +132,10 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
         How to keep the LP small. ``"prune"``: bit-pack 0/1 rows and drop duplicate and
         dominated ones, merge identical samples (needs a 0/1 game with L <= 62);
         ``"cg"``: constraint generation (each round adds each sample's best response);
-        ``"cuts"``: constraint generation with aggregated cuts in the L-dimensional weight
-        space and a trust region, disaggregating only the samples whose best response
-        keeps changing (:mod:`advgame.solvers.lp.cuts`: a small master LP, for large
+        ``"cuts"``: K-group multi-cut constraint generation in the L-dimensional weight
+        space with a trust region: each round one fused float64 pass adds, per group of
+        samples, the sum of their best-response rows as one cut
+        (:func:`advgame.solvers.lp.cuts.solve_multicut`: a small master LP, for large
         real-valued games); ``"full"``: every valid row. ``"auto"``: pruning for 0/1 games
         with L <= 62 when it shrinks the LP (to at most 4096 rows, or by at least half),
         else ``"cuts"`` from 4 * 10^6 valid rows on and ``"cg"`` below.
