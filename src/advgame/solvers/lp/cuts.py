@@ -294,19 +294,25 @@ def _adversary(view, lp, y, J, in_t, active, w, lam):
 
 
 # ------------------------------------------------------------------ K-group multi-cut
-#: Default number of groups of :func:`solve_multicut`: one per sample up to ``MAX_GROUPS``
-#: groups (the master gets up to ``K`` cuts a round; its simplex pivots grow with ``K``).
-#: Measured on MNE21-like sigmoid games (m = 1000, L = 10): N = 10^4, K = 1000 certified in
-#: 11-12 rounds, K = 512 in 15-16, K = 256 in 21, each round's master costing about as much
-#: as a pass at K = 1000; N = 10^3, K = 1000 in 6 rounds, K = 100 in 12-15.
-MAX_GROUPS = 1024
-#: A cut whose multiplier stayed zero for this many consecutive master solves is deleted.
+#: Default number of groups of :func:`solve_multicut` (:func:`default_groups`): about
+#: ``sqrt(entries) / GROUPS_PER_ROOT`` for a game of ``entries = N * m * L`` losses, at most
+#: one per sample and ``MAX_GROUPS``.  A round costs one pass (``~ entries``) plus a master
+#: solve whose simplex pivots grow with ``K`` in number and in cost (``~ K^2``); balancing
+#: the two gives ``K ~ sqrt(entries)``.  Measured on the MNE21-like sigmoid game of
+#: ``benchmarks/bench_multicut.py`` (N = 10^4, m = 1000, L = 10): K = 256, 512, 1024, 2048
+#: certified in 21, 15-16, 11, 10 rounds with 0.47, 0.73-0.77, 1.56-1.69, 3.4 s in HiGHS.
+GROUPS_PER_ROOT = 20
+MAX_GROUPS = 4096
+#: A cut whose multiplier stayed zero for this many consecutive master solves is deleted
+#: (after the next serious step).
 DROP_AGE = 3
 
 
-def default_groups(n):
-    """The number of groups :func:`solve_multicut` uses for ``n`` samples of positive weight."""
-    return int(max(1, min(MAX_GROUPS, n)))
+def default_groups(n, entries=None):
+    """The number of groups :func:`solve_multicut` uses for ``n`` samples of positive weight
+    in a game of ``entries`` losses (None: one group per sample up to ``MAX_GROUPS``)."""
+    k = MAX_GROUPS if entries is None else int(np.sqrt(entries) / GROUPS_PER_ROOT)
+    return int(max(1, min(MAX_GROUPS, n, k)))
 
 
 def best_response_rows(view, lam, use_jit=None):
@@ -484,7 +490,7 @@ def solve_multicut(view, w, active, tol, max_iter, left, scale, start, groups=No
     N, m, L = view.shape
     act = np.flatnonzero(active)
     n = act.size
-    K = default_groups(n) if groups is None else int(max(1, min(groups, n)))
+    K = default_groups(n, N * m * L) if groups is None else int(max(1, min(groups, n)))
     starts = (np.arange(K, dtype=np.int64) * n) // K
     group_of = np.full(N, -1, dtype=np.int64)
     group_of[act] = np.repeat(np.arange(K), np.diff(np.r_[starts, n]))
