@@ -186,8 +186,8 @@ def test_dropping_cuts_keeps_fewer_and_still_certifies(monkeypatch):
 
 def test_default_groups():
     assert [cuts.default_groups(n) for n in (1, 7, 1000, 10**5)] == [1, 7, 1000, cuts.MAX_GROUPS]
-    # about sqrt(entries) / 20: 500 for the N = 10^4 sigmoid benchmark, at most one per sample
-    assert [cuts.default_groups(n, n * 1000 * 10) for n in (10, 1000, 10**4, 10**5)] == [10, 158, 500, 1581]
+    # about sqrt(entries) / 10: 1000 for the N = 10^4 sigmoid benchmark, at most one per sample
+    assert [cuts.default_groups(n, n * 1000 * 10) for n in (10, 1000, 10**4, 10**5)] == [10, 316, 1000, 1024]
     assert cuts.default_groups(10**9, 10**18) == cuts.MAX_GROUPS
 
 
