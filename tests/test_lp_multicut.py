@@ -230,3 +230,14 @@ def monkeypatch_session():
     mp = pytest.MonkeyPatch()
     yield mp
     mp.undo()
+
+
+def test_cut_kernels_load_lazily_and_switch_off(monkeypatch, jit_on_small_games):
+    from advgame import _jit
+
+    assert _jit.kernels(name="_kernels_cuts").br_rows64 is not None
+    monkeypatch.setenv("ADVGAME_JIT", "0")
+    assert _jit.kernels(name="_kernels_cuts") is None
+    monkeypatch.setenv("ADVGAME_JIT", "1")
+    with pytest.raises(ValueError, match="name must be"):
+        _jit.kernels(name="os")

@@ -47,7 +47,8 @@ AUTO_SMALL_LP = 4096
 #: this many rows on, per-sample constraint generation below (measured on MNE21-like sigmoid
 #: games: cg is faster at N * m = 10^6, aggregated cuts 3-5x faster at 10^7).
 AUTO_CUTS_ROWS = 4_000_000
-#: Default rounds of ``strategy="cuts"`` (each round adds one cut: it needs more, cheaper rounds).
+#: Default rounds of ``strategy="cuts"`` (a round adds at most one cut per group of samples: with few
+#: groups it needs more, cheaper rounds).
 CUTS_MAX_ITER = 1000
 
 
@@ -147,7 +148,7 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
     max_iter : int, optional
         Constraint-generation rounds before giving up (status ``max_steps``, as for the
         first-order solvers; ``optimal_inaccurate`` is kept for numerical trouble);
-        default 100 (``"cuts"``: 1000, one cut per round).
+        default 100 (``"cuts"``: 1000, at most one cut per group of samples a round).
     time_limit : float, optional
         Seconds; passed to HiGHS and checked between rounds. When it runs out the result
         has status ``time_limit``, the best weights found so far (``init`` or uniform when
