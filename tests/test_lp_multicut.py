@@ -241,3 +241,18 @@ def test_cut_kernels_load_lazily_and_switch_off(monkeypatch, jit_on_small_games)
     monkeypatch.setenv("ADVGAME_JIT", "1")
     with pytest.raises(ValueError, match="name must be"):
         _jit.kernels(name="os")
+
+
+# found by the property test: the new best weights were certified by the previous master's
+# adversary, but no cut was left to add (both best responses already in the master)
+_STALL = "3381672137624746a74235983957112978645694968573521075984a68422261081556598665a2760398030811a43044501243639a126812579981a61364488584a6a0967253109723581a926471566792246a77a33437a25759791218a08793721707359254252863a377309a2246aaa264212412065254794629623223853437133272318472038838"
+
+
+def test_stops_when_the_last_master_certifies_the_new_best_weights():
+    x = np.array([10 if c == "a" else int(c) for c in _STALL], dtype=np.float64).reshape(2, 2, 69) / 10
+    g = Game(x, sample_weights=np.array([0.94356662, 0.35217467]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SolverWarning)
+        res = solve(g, strategy="cuts")
+    assert res.status == "optimal" and res.gap <= 1e-9
+    assert res.value == pytest.approx(solve(g, strategy="full").value, abs=1e-9)

@@ -292,6 +292,8 @@ def solve_multicut(view, w, active, tol, max_iter, left, scale, start, groups=No
             if gap < best[0]:
                 best = (gap, lam_best) + last[1:]
             if gap <= tol:
+                if progress is not None:
+                    progress(nit, gap, lp.n_cuts)
                 status = OPTIMAL
                 message = (f"multi-cut generation certified the gap in {nit} rounds ({K} groups, {lp.n_cuts} cuts "
                            f"kept, {dropped} dropped)")
