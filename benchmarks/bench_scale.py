@@ -183,8 +183,8 @@ def run_case(n, loss, full_lp):
 
 def fmt(rows):
     head = ("| game | N | one pass | read | solve fresh | solve warm | fresh x pass | warm x pass | warm x read | "
-            "process RSS | solve peak above game | HiGHS full LP | status, gap | load |")
-    lines = [head, "| --- " * 14 + "|"]
+            "process RSS | solve peak above game | HiGHS full LP | status, gap | rounds | load |")
+    lines = [head, "| --- " * 15 + "|"]
     for r in rows:
         full = f"{r['highs_full_s']:.1f} s" if "highs_full_s" in r else ""
         lines.append(
@@ -192,7 +192,7 @@ def fmt(rows):
             f"{r['read_ms']:.1f} ms | {r['fresh_s']:.3f} s | {r['warm_s']:.3f} s | {r['fresh_x']:.1f} | "
             f"{r['warm_x']:.1f} | {r['warm_x_read']:.1f} | "
             f"{r['rss_mb']:.0f} MB | {r['solve_peak_mb']:.0f} MB ({100 * r['solve_peak_frac']:.0f} %) | {full} | "
-            f"{r['status']}, {r['gap']:.1e} | {r['load']:.1f} |")
+            f"{r['status']}, {r['gap']:.1e} | {r['nit']} | {r['load']:.1f} |")
     return "\n".join(lines)
 
 

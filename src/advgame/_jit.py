@@ -21,6 +21,8 @@ __all__ = ["kernels", "entropic_kernels", "enabled", "compile_kernel"]
 
 _lock = threading.Lock()
 _state = {"module": None, "tried": False, "error": None, "pid": None}
+#: the states of further kernel modules (``kernels(name=...)``), as ``_state`` for ``_kernels``
+_states = {"_kernels": _state}
 
 
 def enabled() -> bool:
@@ -56,11 +58,12 @@ def min_entries() -> int:
         return MIN_ENTRIES
 
 
-def kernels(entries=None):
+def kernels(entries=None, name="_kernels"):
     """The compiled kernel namespace (:mod:`advgame._kernels`), or None for the numpy paths.
 
     ``entries``: the number of loss entries of the game at hand; below :func:`min_entries`
-    the numpy paths run (and numba is not even imported).
+    the numpy paths run (and numba is not even imported).  ``name``: another kernel module
+    of the package loaded the same way (``"_kernels_cuts"``: :mod:`advgame._kernels_cuts`).
 
     None also in a process forked from one that loaded the kernels: numba's GNU OpenMP
     threading layer terminates a forked child that launches a parallel kernel, so such a
@@ -70,14 +73,17 @@ def kernels(entries=None):
         return None
     if entries is not None and entries < min_entries():
         return None
+    if name not in ("_kernels", "_kernels_cuts"):
+        raise ValueError(f"name must be '_kernels' or '_kernels_cuts'; got {name!r}")
+    _state = _states.setdefault(name, {"module": None, "tried": False, "error": None, "pid": None})
     if _state["tried"]:
         return _state["module"] if _state["pid"] == os.getpid() else None
     with _lock:
         if not _state["tried"]:
             try:
-                from . import _kernels
+                import importlib
 
-                _state["module"] = _kernels
+                _state["module"] = importlib.import_module(f".{name}", __package__)
             except ImportError as err:  # numba not installed: the numpy paths
                 _state["error"] = err
             except Exception as err:  # noqa: BLE001  a broken numba install must not break solves

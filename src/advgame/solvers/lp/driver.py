@@ -31,7 +31,7 @@ from ...result import MAX_STEPS, OPTIMAL, OPTIMAL_INACCURATE, TIME_LIMIT, Result
 from .cvxpy_lp import installed_solvers, solve_cvxpy
 from ...adversary import SparseAdversary
 from .highs import lp_scale, solve_merged, solve_rows, sparse_adversary_from_duals
-from .cuts import solve_cuts
+from .cuts import solve_multicut
 from .device import DeviceView, device_view
 from .pruning import MAX_PACKED_BITS, merge_samples, scan_binary
 from ..driver import progress_bar
@@ -48,7 +48,8 @@ AUTO_SMALL_LP = 4096
 #: this many rows on, per-sample constraint generation below (measured on MNE21-like sigmoid
 #: games: cg is faster at N * m = 10^6, aggregated cuts 3-5x faster at 10^7).
 AUTO_CUTS_ROWS = 4_000_000
-#: Default rounds of ``strategy="cuts"`` (each round adds one cut: it needs more, cheaper rounds).
+#: Default rounds of ``strategy="cuts"`` (a round adds at most one cut per group of samples: with few
+#: groups it needs more, cheaper rounds).
 CUTS_MAX_ITER = 1000
 
 
@@ -142,9 +143,10 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
         How to keep the LP small. ``"prune"``: bit-pack 0/1 rows and drop duplicate and
         dominated ones, merge identical samples (needs a 0/1 game with L <= 62);
         ``"cg"``: constraint generation (each round adds each sample's best response);
-        ``"cuts"``: constraint generation with aggregated cuts in the L-dimensional weight
-        space and a trust region, disaggregating only the samples whose best response
-        keeps changing (:mod:`advgame.solvers.lp.cuts`: a small master LP, for large
+        ``"cuts"``: K-group multi-cut constraint generation in the L-dimensional weight
+        space with a trust region: each round one fused float64 pass adds, per group of
+        samples, the sum of their best-response rows as one cut
+        (:func:`advgame.solvers.lp.cuts.solve_multicut`: a small master LP, for large
         real-valued games); ``"full"``: every valid row. ``"auto"``: pruning for 0/1 games
         with L <= 62 when it shrinks the LP (to at most 4096 rows, or by at least half),
         else ``"cuts"`` from 4 * 10^6 valid rows on and ``"cg"`` below.
@@ -156,7 +158,7 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
     max_iter : int, optional
         Constraint-generation rounds before giving up (status ``max_steps``, as for the
         first-order solvers; ``optimal_inaccurate`` is kept for numerical trouble);
-        default 100 (``"cuts"``: 1000, one cut per round).
+        default 100 (``"cuts"``: 1000, at most one cut per group of samples a round).
     time_limit : float, optional
         Seconds; passed to HiGHS and checked between rounds. When it runs out the result
         has status ``time_limit``, the best weights found so far (``init`` or uniform when
@@ -255,8 +257,8 @@ def solve_lp(game, *, solver="highs", strategy="auto", tol=None, max_iter=None, 
                     bar.set_postfix_str(f"gap={max(gap, 0.0):.3e}, rows={n_rows}")
             try:
                 if strategy == "cuts":
-                    lam, Q, status, message, nit, n_rows = solve_cuts(view, w, active, tol, rounds, left, scale, start,
-                                                                      progress=progress)
+                    lam, Q, status, message, nit, n_rows = solve_multicut(view, w, active, tol, rounds, left, scale,
+                                                                          start, progress=progress)
                 else:
                     lam, Q, status, message, nit, n_rows = solve_rows(view, w, active, strategy, tol, rounds, left,
                                                                       scale, start, progress=progress)
