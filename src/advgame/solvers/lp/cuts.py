@@ -84,7 +84,7 @@ def best_response_rows(view, lam, use_jit=None):
     from ... import _jit
 
     N, m, L = view.shape
-    F = view.losses
+    F = getattr(view, "losses", None)  # None for a device view: it keeps its tensor on the device
     lam = np.ascontiguousarray(lam, dtype=np.float64)
     fits = isinstance(F, np.ndarray) and F.dtype in (np.float32, np.float64)
     kern = None
