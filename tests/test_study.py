@@ -214,6 +214,7 @@ def test_a_cell_is_evaluated_with_the_studys_suite(tmp_path):
 def test_lp_weights_give_a_second_row_with_the_same_members(tmp_path):
     text = TINY.replace("seeds = [0, 1]", "seeds = [0]").replace("eps = [0.1, 0.3]", "eps = [0.3]")
     text += "weights_lp = true\n"  # on the Alg. 2 method (the last table)
+    text += '[[comparisons]]\nmethod = "Alg. 2, L = 2 (LP weights)"\nagainst = "Alg. 2, L = 2"\n'
     path = tmp_path / "lp.toml"
     path.write_text(text)
     spec = load_study(path)
@@ -230,7 +231,13 @@ def test_lp_weights_give_a_second_row_with_the_same_members(tmp_path):
     assert np.mean(lp["per_example_worst"]) == pytest.approx(lp["worst"])
     diffs = {d["method"] for d in report["differences"]}
     assert "Alg. 2, L = 2 (LP weights)" in diffs
-    assert "Alg. 2, L = 2 (LP weights)" in (tmp_path / "out" / "report.md").read_text()
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "Alg. 2, L = 2 (LP weights)" in md
+    extra = [d for d in report["differences"] if d["baseline"] == "Alg. 2, L = 2"]
+    assert len(extra) == 1 and extra[0]["method"] == "Alg. 2, L = 2 (LP weights)"
+    assert extra[0]["difference"] == pytest.approx(lp["worst"] - cell["worst"], abs=1e-9)
+    assert extra[0]["ci_low"] <= extra[0]["difference"] <= extra[0]["ci_high"]
+    assert "| Alg. 2, L = 2 (LP weights) | Alg. 2, L = 2 |" in md
 
 
 def test_a_method_name_may_not_collide_with_an_lp_row():
@@ -249,3 +256,35 @@ def test_skip_broken_is_on_by_default_recorded_and_validated():
     data["skip_broken"] = "no"
     with pytest.raises(ValueError, match="skip_broken"):
         parse_study(data)
+
+
+@pytest.mark.parametrize("comparisons, words", [
+    ([{"method": "AT", "against": "nobody"}], "not a row"),
+    ([{"method": "AT", "against": "AT"}], "itself"),
+    ([{"method": "AT"}], "exactly the keys"),
+    ({"method": "AT"}, "array of tables"),
+    ([{"method": "Alg. 2, L = 2 (LP weights)", "against": "AT"}], "not a row"),  # no weights_lp here
+])
+def test_bad_comparisons_are_refused(comparisons, words):
+    data = _tiny_dict()
+    data["comparisons"] = comparisons
+    with pytest.raises(ValueError, match=words):
+        parse_study(data)
+
+
+def test_the_digits_study_file_has_every_method_the_docs_report():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = load_study(root / "docs" / "studies" / "digits.toml")
+    assert len(spec.seeds) >= 5 and spec.suite == "full" and set(spec.eps) == {0.2, 0.3}
+    algos = {options["algo"] for _, options in spec.methods}
+    assert algos == {"at", "mixture", "bat", "barre"}
+    widths = sorted(options.get("width", 1.0) for _, options in spec.methods if options["algo"] == "at")
+    assert widths == [1.0, 1.0, 1.0, 2.0, 3.0]
+    lp_rows = [m for m, o in spec.methods if o.get("weights_lp")]
+    assert len(lp_rows) == 4 and len(spec.comparisons) == 12
+    report = json.loads((root / "docs" / "studies" / "digits-report.json").read_text())
+    doc = (root / "docs" / "studies.md").read_text()
+    for row in report["rows"]:  # every mean in the shipped report is the one the page quotes
+        assert f"{row['worst_mean']:.4f} +- {row['worst_std']:.4f}" in doc, row["method"]

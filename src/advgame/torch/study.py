@@ -28,6 +28,7 @@ The file (every key but ``methods`` optional; shown with its default)::
     eval_attacks = []             # attack names added to the suite's (or alone with suite = "")
     eval_samples = 0              # test examples evaluated (0: all)
     bootstrap = 2000              # bootstrap resamples of the paired differences
+    # [[comparisons]]             # more paired differences: method = ROW, against = ROW
     skip_broken = true            # attacks skip examples already at 0 (the same worst case, faster)
 
     [defaults]                    # TrainConfig options for every method
@@ -68,7 +69,8 @@ import numpy as np
 __all__ = ["StudySpec", "load_study", "run_study", "paired_bootstrap", "add_study_command"]
 
 _TOP_KEYS = {"name", "dataset", "data_root", "seeds", "eps", "step_ratio", "epochs", "baseline", "workers",
-             "threads", "suite", "eval_attacks", "eval_samples", "bootstrap", "skip_broken", "defaults", "methods"}
+             "threads", "suite", "eval_attacks", "eval_samples", "bootstrap", "skip_broken", "defaults", "methods",
+             "comparisons"}
 _FROM_STUDY = {"eps", "step", "seed", "dataset"}
 
 
@@ -92,6 +94,7 @@ class StudySpec:
     eval_samples: int
     bootstrap: int
     skip_broken: bool = True
+    comparisons: tuple = ()  # of (row name, row name): paired differences besides the baseline's
 
     def cells(self):
         """Every (method name, eps, seed), in a fixed order."""
@@ -125,6 +128,25 @@ def _check_list(name, value, kind):
     if len(set(value)) != len(value):
         raise ValueError(f"study file: {name} has repeated values: {value!r}")
     return tuple(value)
+
+
+def _comparisons(value, rows):
+    """``[[comparisons]]`` tables ``{method = ROW, against = ROW}``, ROW a report row's name."""
+    if not isinstance(value, list):
+        raise ValueError("study file: comparisons must be an array of tables {method = ..., against = ...}")
+    out = []
+    for i, c in enumerate(value):
+        if not isinstance(c, dict) or set(c) != {"method", "against"}:
+            raise ValueError(f"study file: comparisons[{i}] must be a table with exactly the keys method and "
+                             f"against; got {c!r}")
+        for key in ("method", "against"):
+            if c[key] not in rows:
+                raise ValueError(f"study file: comparisons[{i}].{key} = {c[key]!r} is not a row of the report "
+                                 f"(a method's name, or NAME{LP_SUFFIX} for weights_lp = true): {rows}")
+        if c["method"] == c["against"]:
+            raise ValueError(f"study file: comparisons[{i}] compares {c['method']!r} with itself")
+        out.append((c["method"], c["against"]))
+    return tuple(out)
 
 
 def _boolean(name, value):
@@ -179,6 +201,7 @@ def parse_study(data: dict) -> StudySpec:
     baseline = data.get("baseline") or names[0]
     if baseline not in names:
         raise ValueError(f"study file: baseline {baseline!r} is not a method's name ({names})")
+    comparisons = _comparisons(data.get("comparisons", []), rows)
     from .suites import ALL_ATTACK_NAMES, SUITES
 
     suite = data.get("suite", "full")
@@ -221,6 +244,7 @@ def parse_study(data: dict) -> StudySpec:
         eval_samples=_positive_int("eval_samples", data.get("eval_samples", 0), lo=0),
         bootstrap=_positive_int("bootstrap", data.get("bootstrap", 2000), lo=100),
         skip_broken=_boolean("skip_broken", data.get("skip_broken", True)),
+        comparisons=comparisons,
     )
     for cell in spec.cells():  # every configuration is valid before anything trains
         try:
@@ -434,6 +458,13 @@ def summarize(spec, results):
                 mean, lo, hi = paired_bootstrap(a, b, spec.bootstrap, seed=0)
                 diffs.append({"method": method, "eps": float(eps), "baseline": spec.baseline,
                               "difference": mean, "ci_low": lo, "ci_high": hi})
+        sources = {name: (source, lp) for name, source, lp in _variants(spec)}
+        for method, against in spec.comparisons:
+            a = np.array([c["per_example_worst"] for c in _variant_cells(by, *sources[method], eps, spec.seeds)])
+            b = np.array([c["per_example_worst"] for c in _variant_cells(by, *sources[against], eps, spec.seeds)])
+            mean, lo, hi = paired_bootstrap(a, b, spec.bootstrap, seed=0)
+            diffs.append({"method": method, "eps": float(eps), "baseline": against,
+                          "difference": mean, "ci_low": lo, "ci_high": hi})
     return {"rows": rows, "differences": diffs}
 
 
@@ -493,7 +524,8 @@ def _markdown(spec, numbers, separation, env):
         lines += ["| method | natural (mean +- sd) | worst case (mean +- sd) | "
                   f"worst case - {spec.baseline} [95% CI] | training s | weights (mean) |",
                   "|---|---|---|---|---|---|"]
-        diffs = {d["method"]: d for d in numbers["differences"] if d["eps"] == float(eps)}
+        diffs = {d["method"]: d for d in numbers["differences"]
+                 if d["eps"] == float(eps) and d["baseline"] == spec.baseline}
         for r in (r for r in numbers["rows"] if r["eps"] == float(eps)):
             d = diffs.get(r["method"])
             dtext = "baseline" if d is None else f"{d['difference']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
@@ -502,10 +534,19 @@ def _markdown(spec, numbers, separation, env):
                          f"{r['worst_mean']:.4f} +- {r['worst_std']:.4f} | {dtext} | "
                          f"{r['train_seconds_mean']:.1f} | {w} |")
         lines.append("")
+        others = [d for d in numbers["differences"] if d["eps"] == float(eps) and d["baseline"] != spec.baseline]
+        if others:
+            lines += ["| method | against | worst case difference [95% CI] |", "|---|---|---|"]
+            lines += [f"| {d['method']} | {d['baseline']} | {d['difference']:+.4f} "
+                      f"[{d['ci_low']:+.4f}, {d['ci_high']:+.4f}] |" for d in others]
+            lines.append("")
     lines += ["Standard deviations over seeds (ddof = 1); confidence intervals from a paired bootstrap over "
               f"seeds and test examples ({spec.bootstrap} resamples).", "",
               "Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()), ""]
     return "\n".join(lines)
+
+
+_LINESTYLES = ("-", "--", ":")  # matplotlib's cycle has 10 colours: the next 10 rows dashed
 
 
 def _figures(spec, results, numbers, out):
@@ -516,24 +557,24 @@ def _figures(spec, results, numbers, out):
 
     from ..plot import save_figure
 
-    fig, axes = plt.subplots(1, len(spec.eps), figsize=(5 * len(spec.eps), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(spec.eps), figsize=(5 * len(spec.eps) + 3, 3.6), squeeze=False)
     for ax, eps in zip(axes[0], spec.eps):
-        for method, _ in spec.methods:
+        for i, (method, _) in enumerate(spec.methods):
             hist = [r["history"] for r in results if r["method"] == method and r["eps"] == float(eps)]
             n = min(len(h) for h in hist)
             rob = np.mean([[row["robust"] for row in h[:n]] for h in hist], axis=0)
-            ax.plot(np.arange(1, n + 1), rob, marker=".", label=method)
+            ax.plot(np.arange(1, n + 1), rob, marker=".", label=method, linestyle=_LINESTYLES[i // 10 % 3])
         ax.set(title=f"eps = {float(eps):g}", xlabel="epoch", ylabel="validation robust accuracy (PGD)")
-        ax.legend(fontsize=7)
+    axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside the panels
     save_figure(fig, Path(out) / "accuracy_vs_epochs")
     plt.close(fig)
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    for method, _, _ in _variants(spec):
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for i, (method, _, _) in enumerate(_variants(spec)):
         rows = [r for r in numbers["rows"] if r["method"] == method]
         ax.errorbar([r["eps"] for r in rows], [r["worst_mean"] for r in rows], yerr=[r["worst_std"] for r in rows],
-                    marker="o", capsize=3, label=method)
+                    marker="o", capsize=3, label=method, linestyle=_LINESTYLES[i // 10 % 3])
     ax.set(xlabel="eps (l-inf)", ylabel="worst-case accuracy (test)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside the axes: it hides no point
     save_figure(fig, Path(out) / "worst_vs_eps")
     plt.close(fig)
 
