@@ -68,12 +68,17 @@ def test_every_cell_is_trained_evaluated_and_reported(tiny_study):
         assert row["worst_mean"] == pytest.approx(np.mean(worst))
         assert row["worst_std"] == pytest.approx(np.std(worst, ddof=1))
     for c in cells:
+        assert c["train_cpu_seconds"] > 0  # trained in one go: its CPU seconds are known
         assert len(c["per_example_worst"]) == 40
         assert c["worst"] == pytest.approx(np.mean(c["per_example_worst"]))
         assert c["worst"] <= c["natural"] + 1e-12
     assert [d["method"] for d in data["differences"]] == ["Alg. 2, L = 2", "Alg. 2, L = 2"]
     for d in data["differences"]:
         assert d["ci_low"] <= d["difference"] <= d["ci_high"]
+    for row in data["rows"]:
+        cpu = [c["train_cpu_seconds"] for c in cells if c["method"] == row["method"] and c["eps"] == row["eps"]]
+        assert row["train_cpu_seconds_mean"] == pytest.approx(np.mean(cpu))
+    assert "training s (wall / CPU)" in (out / "report.md").read_text()
     assert set(data["separation"]) == {"0.1", "0.3"}
     for sep in data["separation"].values():  # the binary subproblems' optimal-transport bound, printed
         assert 0 <= sep["risk_lower_bound"] <= 1 and len(sep["pairwise_risk"]) >= 1
@@ -103,6 +108,9 @@ def test_an_interrupted_cell_resumes_and_a_changed_setting_is_refused(tiny_study
     run_study(spec, folder / "out", log=lambda *_: None)
     after = json.loads((cell / "result.json").read_text())
     assert after["per_example_worst"] == before["per_example_worst"]
+    assert after["train_cpu_seconds"] is None  # resumed: the CPU time of the first part is unknown
+    rows = {(r["method"], r["eps"]): r for r in run_study(spec, folder / "out", log=lambda *_: None)["rows"]}
+    assert rows[("AT", 0.3)]["train_cpu_seconds_mean"] is None and rows[("AT", 0.1)]["train_cpu_seconds_mean"] > 0
     # the same folder with another setting: refused, naming the cell
     changed = parse_study({**_tiny_dict(), "epochs": 2})
     with pytest.raises(ValueError, match="written for other settings"):

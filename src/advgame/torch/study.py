@@ -320,10 +320,15 @@ def run_cell(spec, out, method, eps, seed, device="cpu", progress=False):
     data = load_dataset(cfg.dataset, spec.data_root, val_size=cfg.val_size, augment=cfg.augment, seed=cfg.seed)
     folder.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg, data, out=folder, device=device, progress=progress)
-    if (folder / "checkpoint.pt").exists():
+    resumed = (folder / "checkpoint.pt").exists()
+    if resumed:
         trainer.resume()
     t0 = time.perf_counter()
+    c0 = time.process_time()
     trainer.fit()
+    # CPU seconds of this process (training and per-epoch validation): unlike wall time, not
+    # inflated by other jobs on the machine; unknown for a resumed cell (part ran elsewhere)
+    train_cpu_seconds = None if resumed else time.process_time() - c0
     summary = trainer.finish(label=method)
     train_seconds = sum(float(r.get("time") or 0.0) for r in trainer.history)
     x, y = _test_tensors(data, spec.eval_samples)
@@ -355,7 +360,8 @@ def run_cell(spec, out, method, eps, seed, device="cpu", progress=False):
         "per_example_worst": [float(v) for v in report.per_example["worst"]],
         "per_example_natural": [float(v) for v in report.per_example["natural"]],
         "history": [{"epoch": r["epoch"], "natural": r["natural"], "robust": r["robust"]} for r in trainer.history],
-        "train_seconds": train_seconds, "eval_seconds": float(sum(report.seconds.values())),
+        "train_seconds": train_seconds, "train_cpu_seconds": train_cpu_seconds,
+        "eval_seconds": float(sum(report.seconds.values())),
         "wall_seconds": time.perf_counter() - t0, "lp": lp,
     }
     with atomic_path(result_path) as tmp:
@@ -434,6 +440,10 @@ def _variant_cells(by, method, lp, eps, seeds):
     return out
 
 
+def _mean_or_none(values):
+    return None if any(v is None for v in values) else float(np.mean(values))
+
+
 def summarize(spec, results):
     """The report's numbers (a JSON-ready dict) from the cells' results."""
     rows, diffs = [], []
@@ -450,6 +460,7 @@ def summarize(spec, results):
                 "natural_mean": float(nat.mean()), "natural_std": float(nat.std(ddof=ddof)),
                 "worst_mean": float(worst.mean()), "worst_std": float(worst.std(ddof=ddof)),
                 "train_seconds_mean": float(np.mean([c["train_seconds"] for c in cells])),
+                "train_cpu_seconds_mean": _mean_or_none([c.get("train_cpu_seconds") for c in cells]),
                 "weights_mean": [float(v) for v in np.mean([c["weights"] for c in cells], axis=0)],
             })
             if method != spec.baseline:
@@ -508,6 +519,10 @@ def _evaluation_text(spec):
     return " + ".join(parts)
 
 
+def _seconds(value):
+    return "-" if value is None else f"{value:.1f}"
+
+
 def _markdown(spec, numbers, separation, env):
     lines = [f"# Study: {spec.name}", "",
              f"Data set {spec.dataset}; seeds {list(spec.seeds)}; {spec.epochs} epochs per member; "
@@ -522,7 +537,7 @@ def _markdown(spec, numbers, separation, env):
         if key in separation:
             lines += [f"Separation (test vs train): {separation[key]['summary']}", ""]
         lines += ["| method | natural (mean +- sd) | worst case (mean +- sd) | "
-                  f"worst case - {spec.baseline} [95% CI] | training s | weights (mean) |",
+                  f"worst case - {spec.baseline} [95% CI] | training s (wall / CPU) | weights (mean) |",
                   "|---|---|---|---|---|---|"]
         diffs = {d["method"]: d for d in numbers["differences"]
                  if d["eps"] == float(eps) and d["baseline"] == spec.baseline}
@@ -532,7 +547,7 @@ def _markdown(spec, numbers, separation, env):
             w = ", ".join(f"{v:.2f}" for v in r["weights_mean"])
             lines.append(f"| {r['method']} | {r['natural_mean']:.4f} +- {r['natural_std']:.4f} | "
                          f"{r['worst_mean']:.4f} +- {r['worst_std']:.4f} | {dtext} | "
-                         f"{r['train_seconds_mean']:.1f} | {w} |")
+                         f"{r['train_seconds_mean']:.1f} / {_seconds(r.get('train_cpu_seconds_mean'))} | {w} |")
         lines.append("")
         others = [d for d in numbers["differences"] if d["eps"] == float(eps) and d["baseline"] != spec.baseline]
         if others:
