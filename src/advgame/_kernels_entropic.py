@@ -345,7 +345,7 @@ def _task(F, lams, neg, has_neg, w, want_grad, C, ione, i0, i1, mx_out, z_out, g
                 _exp_inplace(e, n, C, ib, fb, bias, mbits)
                 z = _sum64(e, n)
             else:
-                # most kept: dense exponentials (zero for skipped terms), no compaction
+                # otherwise: dense exponentials (zero for skipped terms), no compaction
                 _dense_exp(sv, mx, m, skip, e, C, ib, fb, bias, mbits)
                 z = _sum64(e, m)
             mx_out[v, i] = mx
