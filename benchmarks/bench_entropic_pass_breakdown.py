@@ -2,9 +2,11 @@
 
 A serial, staged copy of :func:`advgame._kernels_entropic._task` on MNE21's instance
 (N = m = 1000, L = 10; two points, both gradients), stopped after each stage: forward
-scores of both points; + maxima; + compaction of the kept shifted scores; + exponentials
-and sums; + gathered backward products.  CPU-time minima of 15 runs each (one thread),
-with a numpy ``sum`` of the tensor as the read::
+scores of both points; + maxima; + counts of kept terms; + exponentials and sums (dense,
+zero for skipped terms, or of the compacted kept terms when under a 16th are kept); +
+backward products (dense, both points' from one read of each loss row, or gathered).
+CPU-time minima of 15 runs each (one thread), with a numpy ``sum`` of the tensor as the
+read::
 
     OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python benchmarks/bench_entropic_pass_breakdown.py
 """
@@ -16,8 +18,8 @@ import time
 import numpy as np
 from numba import njit
 
-from advgame._kernels_entropic import (_compact, _DEGREE, _exp_inplace, _forward2_blocks, _gather_dot, _max,
-                                       _sum64, constants)
+from advgame._kernels_entropic import (_compact, _count_kept, _DEGREE, _dense_exp, _dot, _dot2, _exp_inplace,
+                                       _forward2_blocks, _gather_dot, _max, _sum64, constants)
 from advgame.experiments.mne21 import make_instance
 
 
@@ -27,7 +29,9 @@ def staged(F, l0, l1, C, ione, stage):
     s0, s1 = np.empty(m, F.dtype), np.empty(m, F.dtype)
     ib = np.empty(m, ione.dtype)
     fb = ib.view(F.dtype)
-    idx, ev = np.empty(m + 1, np.int64), np.empty(m + 1, F.dtype)
+    idx, ev = np.empty((2, m + 1), np.int64), np.empty((2, m + 1), F.dtype)
+    kept = np.zeros(2, np.int64)
+    skip = C[_DEGREE + 4]
     tot = 0.0
     for i in range(N):
         _forward2_blocks(F, i, l0, l1, s0, s1, m)
@@ -38,15 +42,29 @@ def staged(F, l0, l1, C, ione, stage):
             mx = _max(sv, m)
             if stage == 1:
                 continue
-            n = _compact(sv, mx, m, C[_DEGREE + 4], idx, ev)
+            n = _count_kept(sv, mx, m, skip)
             if stage == 2:
                 continue
-            _exp_inplace(ev, n, C, ib, fb, ione[0], ione[1])
-            tot += _sum64(ev, n)
-            if stage == 3:
-                continue
+            if 16 * n < m:
+                n = _compact(sv, mx, m, skip, idx[v], ev[v])
+                _exp_inplace(ev[v], n, C, ib, fb, ione[0], ione[1])
+                tot += _sum64(ev[v], n)
+                kept[v] = n
+            else:
+                _dense_exp(sv, mx, m, skip, ev[v], C, ib, fb, ione[0], ione[1])
+                tot += _sum64(ev[v], m)
+                kept[v] = -1
+        if stage == 3:
+            continue
+        if kept[0] < 0 and kept[1] < 0:
             for k in range(L):
-                tot += _gather_dot(ev, idx, n, F[k, i])
+                d0, d1 = _dot2(ev[0], ev[1], F[k, i], m)
+                tot += d0 + d1
+        else:
+            for v in range(2):
+                for k in range(L):
+                    tot += (_dot(ev[v], F[k, i], m) if kept[v] < 0
+                            else _gather_dot(ev[v], idx[v], kept[v], F[k, i]))
     return tot
 
 
@@ -62,7 +80,7 @@ def cpu_min(f, *a, repeat=15):
 
 def main():
     game = make_instance(2.0, seed=0).game
-    names = ["forward (2 points)", "+ maxima", "+ compaction", "+ exp and sums", "+ backward"]
+    names = ["forward (2 points)", "+ maxima", "+ kept counts", "+ exp and sums", "+ backward"]
     for dt in (np.float64, np.float32):
         F = np.ascontiguousarray(game.view().losses.astype(dt))
         C, ione = constants(dt)

@@ -7,7 +7,8 @@ and, while the block is in cache, for up to :data:`MAX_POINTS` points :math:`\la
 
 * the scores :math:`s_{vj} = \sum_k \lambda_{vk}\,\ell_{ijk}` (plus the mask penalty),
 * their maximum and the shifted exponentials :math:`e_{vj} = \exp(s_{vj} - \max_j s_{vj})`
-  (a vectorized exponential, :func:`_exp_inplace`, of the compacted terms; terms below
+  (a vectorized exponential, :func:`_exp_inplace`, of the whole row, or of the compacted
+  kept terms when they are few; float32 uses a degree-7 polynomial; terms below
   :data:`SKIP` are skipped: they contribute less than :math:`e^{-45} < 3\cdot 10^{-20}` of
   the row's largest),
 * their sum :math:`z_v` (so :math:`F_\alpha` and :math:`R` follow from ``max`` and ``z``),
@@ -136,29 +137,82 @@ def _exp_inplace(x, n, C, ib, fb, bias, mbits):
     c0, c1, c2, c3, c4, c5, c6 = C[0], C[1], C[2], C[3], C[4], C[5], C[6]
     c7, c8, c9, c10, c11, c12 = C[7], C[8], C[9], C[10], C[11], C[12]
     half = C[1] - C[2]
-    for j in range(n):
-        t = x[j]
-        q = np.floor(t * log2e + half)
-        r = (t - q * hi) - q * lo
-        p = c12
-        p = p * r + c11
-        p = p * r + c10
-        p = p * r + c9
-        p = p * r + c8
-        p = p * r + c7
-        p = p * r + c6
-        p = p * r + c5
-        p = p * r + c4
-        p = p * r + c3
-        p = p * r + c2
-        p = p * r + c1
-        p = p * r + c0
-        x[j] = p
-        ib[j] = q
+    if x.itemsize == 4:
+        # float32: degree 7 (relative error < 6e-9, under float32's rounding)
+        for j in range(n):
+            t = x[j]
+            q = np.floor(t * log2e + half)
+            r = (t - q * hi) - q * lo
+            p = c7
+            p = p * r + c6
+            p = p * r + c5
+            p = p * r + c4
+            p = p * r + c3
+            p = p * r + c2
+            p = p * r + c1
+            p = p * r + c0
+            x[j] = p
+            ib[j] = q
+    else:
+        for j in range(n):
+            t = x[j]
+            q = np.floor(t * log2e + half)
+            r = (t - q * hi) - q * lo
+            p = c12
+            p = p * r + c11
+            p = p * r + c10
+            p = p * r + c9
+            p = p * r + c8
+            p = p * r + c7
+            p = p * r + c6
+            p = p * r + c5
+            p = p * r + c4
+            p = p * r + c3
+            p = p * r + c2
+            p = p * r + c1
+            p = p * r + c0
+            x[j] = p
+            ib[j] = q
     for j in range(n):
         ib[j] = (ib[j] + bias) << mbits
     for j in range(n):
         x[j] *= fb[j]
+
+
+@njit(inline="always")
+def _count_kept(s, mx, m, skip):
+    """Number of shifted scores ``s[j] - mx`` at or above ``skip`` (vectorizable)."""
+    n = 0
+    for j in range(m):
+        n += (s[j] - mx) >= skip
+    return n
+
+
+@njit(inline="always")
+def _dense_exp(s, mx, m, skip, e, C, ib, fb, bias, mbits):
+    """``e[j] = exp(s[j] - mx)`` where ``s[j] - mx >= skip``, else 0, over all ``j < m``
+    (branch-free: skipped terms are clamped to ``skip`` for :func:`_exp_inplace`, then
+    zeroed)."""
+    for j in range(m):
+        t = s[j] - mx
+        e[j] = t if t >= skip else skip
+    _exp_inplace(e, m, C, ib, fb, bias, mbits)
+    zero = e[0] - e[0]
+    for j in range(m):
+        t = s[j] - mx
+        e[j] = e[j] if t >= skip else zero
+
+
+@njit(fastmath={"reassoc", "contract", "nsz"})
+def _dot2(x, y, row, m):
+    """``(sum x[:m] * row[:m], sum y[:m] * row[:m])`` in the arrays' dtype (``row`` read once)."""
+    t = x[0] - x[0]
+    u = t
+    for j in range(m):
+        r = row[j]
+        t += x[j] * r
+        u += y[j] * r
+    return t, u
 
 
 @njit(fastmath={"reassoc", "contract", "nsz"})
@@ -250,10 +304,11 @@ def _task(F, lams, neg, has_neg, w, want_grad, C, ione, i0, i1, mx_out, z_out, g
     """Samples ``i0:i1`` of :func:`_lse_pass`, their backward products added to ``g`` (P, L)
     (a plain compiled function called from the parallel loop).
 
-    Per sample and point: the scores (:func:`_forward1` / :func:`_forward2_blocks`), the max, the
-    kept shifted scores compacted (:func:`_compact`), their exponentials and sum; the
-    backward product reads the kept terms only (gathers) when they are under a quarter of
-    the attacks, else the dense row of exponentials."""
+    Per sample and point: the scores (:func:`_forward1` / :func:`_forward2_blocks`), the max,
+    the count of kept terms; when they are under a 16th of the attacks, the kept shifted
+    scores compacted (:func:`_compact`), their exponentials, sum and gathered backward
+    products; else dense exponentials (:func:`_dense_exp`, zero for skipped terms) and dense
+    backward products, both points' from one read of each loss row (:func:`_dot2`)."""
     L, N, m = F.shape
     P = lams.shape[0]
     bias, mbits = ione[0], ione[1]
@@ -264,6 +319,8 @@ def _task(F, lams, neg, has_neg, w, want_grad, C, ione, i0, i1, mx_out, z_out, g
     ev = np.empty((2, m + 1), dtype=F.dtype)
     ib = np.empty(m, dtype=ione.dtype)
     fb = ib.view(F.dtype)
+    dense = np.zeros(2, dtype=np.bool_)
+    kept = np.zeros(2, dtype=np.int64)
     l0 = lams[0]
     l1 = lams[P - 1]
     for i in range(i0, i1):
@@ -280,26 +337,44 @@ def _task(F, lams, neg, has_neg, w, want_grad, C, ione, i0, i1, mx_out, z_out, g
             mx = _max(sv, m)
             iv = idx[v]
             e = ev[v]
-            n = _compact(sv, mx, m, skip, iv, e)
-            _exp_inplace(e, n, C, ib, fb, bias, mbits)
+            n = _count_kept(sv, mx, m, skip)
+            sparse = 16 * n < m
+            if sparse:
+                # few kept terms: compact them, exponentials and gathers on those only
+                n = _compact(sv, mx, m, skip, iv, e)
+                _exp_inplace(e, n, C, ib, fb, bias, mbits)
+                z = _sum64(e, n)
+            else:
+                # otherwise: dense exponentials (zero for skipped terms), no compaction
+                _dense_exp(sv, mx, m, skip, e, C, ib, fb, bias, mbits)
+                z = _sum64(e, m)
             mx_out[v, i] = mx
-            z = _sum64(e, n)
             z_out[v, i] = z
+            dense[v] = not sparse
+            kept[v] = n
+        # backward: the sample's block is still in cache
+        if P == 2 and dense[0] and dense[1] and want_grad[0] and want_grad[1]:
+            # both points dense: each loss row read once for the two products
+            c0 = w[i] / z_out[0, i]
+            c1 = w[i] / z_out[1, i]
+            e0 = ev[0]
+            e1 = ev[1]
+            for k in range(L):
+                d0, d1 = _dot2(e0, e1, F[k, i], m)
+                g[0, k] += c0 * d0
+                g[1, k] += c1 * d1
+            continue
+        for v in range(P):
             if not want_grad[v]:
                 continue
-            # backward: the sample's block is still in cache
-            cv = w[i] / z
-            if 4 * n < m:
+            cv = w[i] / z_out[v, i]
+            e = ev[v]
+            if dense[v]:
                 for k in range(L):
-                    g[v, k] += cv * _gather_dot(e, iv, n, F[k, i])
+                    g[v, k] += cv * _dot(e, F[k, i], m)
             else:
-                for j in range(m):
-                    sv[j] = 0
-                for q in range(n):
-                    sv[iv[q]] = e[q]
                 for k in range(L):
-                    g[v, k] += cv * _dot(sv, F[k, i], m)
-
+                    g[v, k] += cv * _gather_dot(e, idx[v], kept[v], F[k, i])
 
 def _lse_pass(F, lams, neg, has_neg, w, want_grad, C, ione, rows, mx_out, z_out, G):
     """One pass over ``F`` (L, N, m) for the points ``lams`` (P, L), P = 1 or 2, in F's dtype.
