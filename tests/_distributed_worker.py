@@ -43,5 +43,6 @@ def run(rank, world, init_file, out_file):
             w = res.weights.numpy() if hasattr(res.weights, "numpy") else np.asarray(res.weights)
             np.savez(f"{out_file}.{c}.{rank}.npz", weights=w, value=res.value, gap=res.gap,
                      history=np.asarray(res.history))
+        dist.barrier()  # every rank done before any tears gloo down
     finally:
         dist.destroy_process_group()

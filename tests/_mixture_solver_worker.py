@@ -27,5 +27,6 @@ def run(rank, world, init_file, out_file, method, opts):
         for _ in range(2):
             res = solver.update(shard)
         torch.save({"weights": solver.weights.clone(), "value": res.value, "gap": res.gap}, f"{out_file}.{rank}.pt")
+        dist.barrier()  # every rank done before any tears gloo down
     finally:
         dist.destroy_process_group()

@@ -17,6 +17,7 @@ def run(rank, world, init_file, out_file):
         tr.fit()
         torch.save({"members": [m.state_dict() for m in tr.members], "weights": tr.mixture.weights.clone(),
                     "step": tr.step}, f"{out_file}.{rank}.pt")
+        dist.barrier()  # every rank done before any tears gloo down (a rank leaving early can abort its peer)
     finally:
         dist.destroy_process_group()
 
