@@ -333,6 +333,23 @@ class EntropicMethod:
             st.lower_bound, st.best_y = D, st.y
         st.gap = st.value - st.lower_bound
 
+    def _accepted(self, xn, fn, y, fy, gy, Lk) -> bool:
+        """The backtracking test of a trial point ``xn`` (value ``fn``) from ``y``: ``F`` below
+        its quadratic model at ``y`` with curvature ``Lk`` (up to the slack), or ``Lk`` at its cap."""
+        nx = self.nx
+        d = xn - y
+        quad = fy + nx.scalar(d @ gy) + 0.5 * Lk * nx.scalar(d @ d)
+        return fn <= quad + self.slack * max(1.0, abs(fy)) or Lk >= self.cap
+
+    @staticmethod
+    def _record(st, xn, fn, Rn) -> None:
+        """An accepted iterate: its risk and objective in the histories, the best weights so far."""
+        st.history.append(Rn)
+        st.reg_history.append(fn)
+        if Rn < st.value:
+            st.value, st.best_weights, st.best_f = Rn, xn, fn
+        st.gap = st.value - st.lower_bound
+
     def step(self, st: EntropicState) -> None:
         if self.fast is not None:
             return self._step_speculative(st)
@@ -341,16 +358,10 @@ class EntropicMethod:
         while True:
             xn = nx.proj_simplex(y - gy / Lk)
             fn, Rn, _ = ent.fused(lam=xn, out=sn)  # scores of xn into sn, F_alpha and R in one pass
-            d = xn - y
-            quad = fy + nx.scalar(d @ gy) + 0.5 * Lk * nx.scalar(d @ d)
-            if fn <= quad + slack * max(1.0, abs(fy)) or Lk >= cap:
+            if self._accepted(xn, fn, y, fy, gy, Lk):
                 break
             Lk = min(2.0 * Lk, cap)
-        st.history.append(Rn)
-        st.reg_history.append(fn)
-        if Rn < st.value:
-            st.value, st.best_weights, st.best_f = Rn, xn, fn
-        st.gap = st.value - st.lower_bound
+        self._record(st, xn, fn, Rn)
         t = st.t
         if self.restart and fn > st.fx + slack * max(1.0, abs(st.fx)):
             t = 1.0  # momentum reset: the next point is xn itself
@@ -387,16 +398,10 @@ class EntropicMethod:
                 (fn, Rn, gn), (f_next, _, g_next) = self.fast.pass_([xn, y_next], [self.restart, True])
             else:
                 ((fn, Rn, gn),) = self.fast.pass_([xn], [True])
-            d = xn - y
-            quad = fy + nx.scalar(d @ gy) + 0.5 * Lk * nx.scalar(d @ d)
-            if fn <= quad + slack * max(1.0, abs(fy)) or Lk >= cap:
+            if self._accepted(xn, fn, y, fy, gy, Lk):
                 break
             Lk = min(2.0 * Lk, cap)
-        st.history.append(Rn)
-        st.reg_history.append(fn)
-        if Rn < st.value:
-            st.value, st.best_weights, st.best_f = Rn, xn, fn
-        st.gap = st.value - st.lower_bound
+        self._record(st, xn, fn, Rn)
         if self.restart and fn > st.fx + slack * max(1.0, abs(st.fx)):
             t = 1.0  # momentum reset: the next point is xn itself
             st.y = xn + 0.0 * (xn - x)
